@@ -1,0 +1,256 @@
+//! Client authentication with `private_key_jwt` (RFC 7523 §2.2 / §3, OIDC Core §9, FAPI 2.0 SP §5.3.2.1).
+
+use std::sync::Arc;
+
+use clavex_jose::{Algorithm, Jws, JwsLimits, PublicKey};
+use serde_json::Value;
+
+use crate::client::ResolvedClient;
+use crate::engine::{Engine, OrgContext, RemoteKeys};
+use crate::error::{Error, OAuthError, Result};
+use crate::form::Params;
+use crate::policy;
+
+/// A client whose assertion verified. The assertion's `jti` is recorded only once the whole request is
+/// otherwise accepted (so a retry after, e.g., a DPoP nonce challenge may resend the same assertion).
+pub struct AuthenticatedClient {
+    pub client: Arc<ResolvedClient>,
+    pub replay_id: String,
+    pub replay_expires_at: i64,
+}
+
+/// A refetch of a client's `jwks_uri` for an unknown `kid` happens at most this often.
+const JWKS_REFETCH_MIN_INTERVAL: i64 = 10;
+
+fn reject(msg: impl Into<String>) -> Error {
+    Error::OAuth(OAuthError::invalid_client(msg))
+}
+
+fn string_claim<'a>(
+    claims: &'a serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(reject(format!(
+            "client_assertion claim {name} must be a string"
+        ))),
+    }
+}
+
+fn time_claim(claims: &serde_json::Map<String, Value>, name: &str) -> Result<Option<i64>> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .map(Some)
+            .ok_or_else(|| {
+                reject(format!(
+                    "client_assertion claim {name} must be a NumericDate"
+                ))
+            }),
+        Some(_) => Err(reject(format!(
+            "client_assertion claim {name} must be a NumericDate"
+        ))),
+    }
+}
+
+impl Engine {
+    /// Authenticates the client of a back-channel request (token endpoint; later PAR).
+    pub async fn authenticate_client(
+        &self,
+        org: &OrgContext,
+        params: &Params,
+        authorization_header: Option<&str>,
+    ) -> Result<AuthenticatedClient> {
+        if authorization_header
+            .is_some_and(|h| h.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("basic ")))
+        {
+            return Err(reject(
+                "client_secret_basic is not allowed under FAPI 2.0; authenticate with private_key_jwt",
+            ));
+        }
+        if params.single("client_secret")?.is_some() {
+            return Err(reject(
+                "client_secret_post is not allowed under FAPI 2.0; authenticate with private_key_jwt",
+            ));
+        }
+        let assertion_type = params.single("client_assertion_type")?;
+        let assertion = params.single("client_assertion")?;
+        let (assertion_type, assertion) = match (assertion_type, assertion) {
+            (Some(t), Some(a)) => (t, a),
+            (None, None) => {
+                return Err(reject(
+                    "client authentication is required: send client_assertion_type and client_assertion (private_key_jwt)",
+                ));
+            }
+            (None, Some(_)) => return Err(reject("client_assertion_type is missing")),
+            (Some(_), None) => return Err(reject("client_assertion is missing")),
+        };
+        if assertion_type != policy::CLIENT_ASSERTION_TYPE_JWT_BEARER {
+            return Err(reject(format!(
+                "client_assertion_type must be {}",
+                policy::CLIENT_ASSERTION_TYPE_JWT_BEARER
+            )));
+        }
+        let jws = Jws::parse(
+            assertion,
+            &JwsLimits {
+                max_total_len: policy::MAX_JWT_LEN,
+            },
+        )
+        .map_err(|e| reject(format!("client_assertion is not a valid JWS: {e}")))?;
+        let alg = policy::fapi_algorithm(jws.alg_name())
+            .map_err(|m| reject(format!("client_assertion: {m}")))?;
+
+        let claims = jws.claims();
+        let iss = string_claim(claims, "iss")?
+            .ok_or_else(|| reject("client_assertion has no iss claim"))?;
+        let sub = string_claim(claims, "sub")?
+            .ok_or_else(|| reject("client_assertion has no sub claim"))?;
+        if iss != sub {
+            return Err(reject(
+                "client_assertion iss and sub must both be the client_id",
+            ));
+        }
+        if let Some(client_id) = params.single("client_id")?
+            && client_id != iss
+        {
+            return Err(reject(
+                "client_id does not match the client_assertion's iss and sub",
+            ));
+        }
+
+        let client = self
+            .client(&org.record.id, iss)
+            .await?
+            .ok_or_else(|| reject("unknown client"))?;
+        let metadata = &client.metadata;
+        if metadata.token_endpoint_auth_method != "private_key_jwt" {
+            return Err(reject("this client is not registered for private_key_jwt"));
+        }
+        if let Some(required) = &metadata.token_endpoint_auth_signing_alg
+            && required != alg.as_str()
+        {
+            return Err(reject(format!(
+                "this client must sign its assertions with {required}"
+            )));
+        }
+
+        let key = self
+            .assertion_key(&org.record.id, &client, jws.kid(), alg)
+            .await?;
+        jws.verify_with(&key)
+            .map_err(|_| reject("client_assertion signature verification failed"))?;
+
+        // Claims, after the signature, so that unauthenticated input never drives replay records.
+        let aud = claims
+            .get("aud")
+            .ok_or_else(|| reject("client_assertion has no aud claim"))?;
+        if !policy::assertion_audience_accepted(
+            aud,
+            &org.issuer,
+            &org.token_endpoint,
+            &org.par_endpoint,
+            &org.settings,
+        ) {
+            return Err(reject(format!(
+                "client_assertion aud must be the issuer identifier \"{}\" as a single string",
+                org.issuer
+            )));
+        }
+        let now = self.now();
+        let exp = time_claim(claims, "exp")?
+            .ok_or_else(|| reject("client_assertion has no exp claim"))?;
+        if exp <= now {
+            return Err(reject("client_assertion has expired"));
+        }
+        if exp > now + policy::MAX_ASSERTION_LIFETIME_SECS {
+            return Err(reject(format!(
+                "client_assertion exp is more than {} seconds in the future",
+                policy::MAX_ASSERTION_LIFETIME_SECS
+            )));
+        }
+        if let Some(iat) = time_claim(claims, "iat")?
+            && !policy::not_in_future(iat, now)
+        {
+            return Err(reject("client_assertion iat is in the future"));
+        }
+        if let Some(nbf) = time_claim(claims, "nbf")?
+            && !policy::not_in_future(nbf, now)
+        {
+            return Err(reject("client_assertion is not yet valid (nbf)"));
+        }
+        let jti = string_claim(claims, "jti")?
+            .ok_or_else(|| reject("client_assertion has no jti claim"))?;
+        if jti.is_empty() || jti.len() > policy::MAX_JTI_LEN {
+            return Err(reject("client_assertion jti must be 1-256 characters"));
+        }
+        let replay_id =
+            clavex_jose::b64url_encode(&clavex_jose::sha256(format!("{iss}\u{0}{jti}").as_bytes()));
+        Ok(AuthenticatedClient {
+            client,
+            replay_id,
+            replay_expires_at: exp,
+        })
+    }
+
+    /// The client's key for this assertion: inline `jwks`, or `jwks_uri` (cached; fetched again once
+    /// when the `kid` is unknown, at most every few seconds).
+    async fn assertion_key(
+        &self,
+        org_id: &str,
+        client: &ResolvedClient,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<PublicKey> {
+        if let Some(set) = &client.inline_keys {
+            return set.select(kid, alg).cloned().ok_or_else(|| {
+                reject(format!(
+                    "no registered key of this client matches kid {} and alg {}",
+                    kid.unwrap_or("(none)"),
+                    alg.as_str()
+                ))
+            });
+        }
+        let Some(uri) = &client.metadata.jwks_uri else {
+            return Err(reject("the client has no registered keys"));
+        };
+        let cache_key = (org_id.to_owned(), client.metadata.client_id.clone());
+        let now = self.now();
+        let cached = self.remote_keys.get(&cache_key).await;
+        if let Some(remote) = &cached
+            && let Some(key) = remote.set.select(kid, alg)
+        {
+            return Ok(key.clone());
+        }
+        if cached
+            .as_ref()
+            .is_some_and(|r| now - r.fetched_at < JWKS_REFETCH_MIN_INTERVAL)
+        {
+            return Err(reject(
+                "no key in the client's jwks_uri matches the assertion's kid and alg",
+            ));
+        }
+        let set = self
+            .fetcher
+            .fetch(uri)
+            .await
+            .map_err(|msg| reject(format!("client keys unavailable: {msg}")))?;
+        let set = Arc::new(set);
+        self.remote_keys
+            .insert(
+                cache_key,
+                Arc::new(RemoteKeys {
+                    set: set.clone(),
+                    fetched_at: now,
+                }),
+            )
+            .await;
+        set.select(kid, alg).cloned().ok_or_else(|| {
+            reject("no key in the client's jwks_uri matches the assertion's kid and alg")
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! Typed errors of the engine. `clavex-http` maps them to HTTP responses in exactly one place.
+
+use std::fmt;
+
+/// Registered OAuth error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707, RFC 9449, RFC 7591).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    InvalidDpopProof,
+    UseDpopNonce,
+    InvalidToken,
+    InvalidClientMetadata,
+    InvalidRedirectUri,
+    ServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::ServerError => "server_error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error returned to an OAuth client: a registered code and a description that is safe to show
+/// (it never contains internals, secrets or the presented credential).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {description}")]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        OAuthError {
+            code,
+            description: description.into(),
+        }
+    }
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+    pub fn invalid_dpop_proof(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidDpopProof, description)
+    }
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+    pub fn invalid_target(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidTarget, description)
+    }
+    pub fn invalid_client_metadata(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidClientMetadata, description)
+    }
+    pub fn invalid_redirect_uri(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRedirectUri, description)
+    }
+}
+
+/// Everything the engine can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A protocol error for an OAuth endpoint (token, discovery, ...).
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// The Admin API caller is not authenticated.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The Admin API caller is authenticated but may not touch this resource.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An Admin API request body is invalid (the message says what to fix).
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    /// An unexpected failure; the message goes to logs, the client sees a generic `server_error`.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<clavex_store::StoreError> for Error {
+    fn from(err: clavex_store::StoreError) -> Self {
+        match err {
+            clavex_store::StoreError::Conflict(what) => Error::Conflict(what),
+            clavex_store::StoreError::NotFound => Error::NotFound("resource".to_owned()),
+            clavex_store::StoreError::Backend(msg) => Error::Internal(format!("store: {msg}")),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,25 @@
+//! The Clavex engine: organizations, clients, keys and the OAuth flows, over the store trait.
+//!
+//! Architecture invariants: this crate knows nothing of HTTP frameworks, TLS or SQL. Protocol rules
+//! live in [`policy`]; flows call them. Errors are typed ([`error::Error`]) and the HTTP crate maps
+//! them to responses in one place.
+
+pub mod admin;
+pub mod client;
+pub mod client_auth;
+pub mod clock;
+pub mod discovery;
+pub mod dpop;
+pub mod engine;
+pub mod error;
+pub mod form;
+pub mod jwks_fetch;
+pub mod keyring;
+pub mod master_key;
+pub mod password;
+pub mod policy;
+pub mod settings;
+pub mod token;
+
+pub use engine::{Engine, EngineConfig, OrgContext};
+pub use error::{Error, ErrorCode, OAuthError};

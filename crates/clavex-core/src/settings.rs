@@ -1,0 +1,65 @@
+//! Per-organization settings, stored as JSON in the organization record.
+
+use serde::{Deserialize, Serialize};
+
+/// The security profile an organization enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// FAPI 2.0 Security Profile rules everywhere (the default).
+    #[default]
+    Fapi2,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Fapi2 => "fapi2",
+        }
+    }
+}
+
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME: u64 = 300;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSettings {
+    #[serde(default)]
+    pub profile: Profile,
+    /// API scopes the organization's resource servers accept (the OpenID Connect scopes are implied).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Default access-token audience; `None` means `{issuer}/api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_audience: Option<String>,
+    /// Further resource identifiers (RFC 8707) a token request may name.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default = "default_access_token_lifetime")]
+    pub access_token_lifetime: u64,
+    /// RFC 9449 §8 server nonces for DPoP proofs.
+    #[serde(default)]
+    pub dpop_nonce_required: bool,
+    /// Accept the token endpoint URL, the PAR URL and arrays as client-assertion `aud`, as the FAPI 2.0
+    /// ID2 test plan expects. FAPI 2.0 final requires the issuer as a single string.
+    #[serde(default)]
+    pub accept_legacy_assertion_audience: bool,
+}
+
+fn default_access_token_lifetime() -> u64 {
+    DEFAULT_ACCESS_TOKEN_LIFETIME
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        OrgSettings {
+            profile: Profile::Fapi2,
+            scopes: Vec::new(),
+            default_audience: None,
+            resources: Vec::new(),
+            access_token_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
+            dpop_nonce_required: false,
+            accept_legacy_assertion_audience: false,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The token endpoint (RFC 6749 §3.2, §4.4; RFC 9449 §5; RFC 9068; RFC 8707).
+
+use clavex_jose::Algorithm;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::client_auth::AuthenticatedClient;
+use crate::dpop::{self, DpopContext, VerifiedProof};
+use crate::engine::{Engine, OrgContext};
+use crate::error::{Error, ErrorCode, OAuthError, Result};
+use crate::form::Params;
+use crate::policy;
+
+pub const REPLAY_NS_ASSERTION: &str = "client_assertion";
+pub const REPLAY_NS_DPOP: &str = "dpop";
+
+/// A token request as the HTTP layer saw it.
+pub struct TokenRequest<'a> {
+    pub params: Params,
+    /// Every `DPoP` header value, in order (more than one is an error).
+    pub dpop: Vec<&'a str>,
+    pub authorization_header: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl Engine {
+    pub async fn token(&self, org_id: &str, request: TokenRequest<'_>) -> Result<TokenResponse> {
+        let org = self.org(org_id).await?;
+        let params = &request.params;
+        let grant_type = params
+            .single("grant_type")?
+            .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+        match grant_type {
+            "client_credentials" => self.client_credentials(&org, &request).await,
+            "authorization_code" | "refresh_token" => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("grant_type {grant_type} is not yet supported by this server"),
+            )
+            .into()),
+            other => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("grant_type {other} is not supported"),
+            )
+            .into()),
+        }
+    }
+
+    async fn client_credentials(
+        &self,
+        org: &OrgContext,
+        request: &TokenRequest<'_>,
+    ) -> Result<TokenResponse> {
+        let params = &request.params;
+        let authenticated = self
+            .authenticate_client(org, params, request.authorization_header)
+            .await?;
+        let metadata = &authenticated.client.metadata;
+        if !metadata.allows_grant("client_credentials") {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "this client is not registered for the client_credentials grant",
+            )
+            .into());
+        }
+        let now = self.now();
+        // FAPI 2.0 SP §5.3.2.1-4: only sender-constrained tokens; every FAPI client is DPoP-bound.
+        let proof = dpop::verify_proof(
+            &request.dpop,
+            &DpopContext {
+                method: "POST",
+                url: &org.token_endpoint,
+                access_token: None,
+            },
+            now,
+        )?;
+        let scope_param = params.single("scope")?.unwrap_or("");
+        let scopes = policy::check_client_credentials_scope(
+            scope_param,
+            &org.settings,
+            metadata.scope.as_deref(),
+        )?;
+        let audience = policy::resolve_audience(
+            &params.all("resource"),
+            &org.default_audience,
+            &org.settings,
+        )?;
+
+        self.record_single_use(org, &authenticated, &proof).await?;
+
+        let scope = if scopes.is_empty() {
+            None
+        } else {
+            Some(scopes.join(" "))
+        };
+        let lifetime = org.settings.access_token_lifetime;
+        let access_token = self
+            .issue_access_token(
+                org,
+                &metadata.client_id,
+                &metadata.client_id,
+                &audience,
+                scope.as_deref(),
+                &proof.jkt,
+                now,
+                lifetime,
+            )
+            .await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "DPoP",
+            expires_in: lifetime,
+            scope,
+        })
+    }
+
+    /// Records the assertion `jti` and the proof `jti`; either seen before (on any node) is a replay.
+    async fn record_single_use(
+        &self,
+        org: &OrgContext,
+        client: &AuthenticatedClient,
+        proof: &VerifiedProof,
+    ) -> Result<()> {
+        let now = self.now();
+        let org_id = &org.record.id;
+        let assertion_ns = format!("{REPLAY_NS_ASSERTION}:{org_id}");
+        if !self
+            .store
+            .record_once(
+                &assertion_ns,
+                &client.replay_id,
+                client.replay_expires_at,
+                now,
+            )
+            .await?
+        {
+            return Err(
+                OAuthError::invalid_client("client_assertion jti has already been used").into(),
+            );
+        }
+        let dpop_ns = format!("{REPLAY_NS_DPOP}:{org_id}");
+        if !self
+            .store
+            .record_once(&dpop_ns, &proof.replay_id, proof.replay_expires_at, now)
+            .await?
+        {
+            return Err(
+                OAuthError::invalid_dpop_proof("DPoP proof jti has already been used").into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// RFC 9068 JWT access token, bound to the DPoP key (`cnf.jkt`, RFC 9449 §6.1).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn issue_access_token(
+        &self,
+        org: &OrgContext,
+        subject: &str,
+        client_id: &str,
+        audience: &str,
+        scope: Option<&str>,
+        jkt: &str,
+        now: i64,
+        lifetime: u64,
+    ) -> Result<String> {
+        let keys = self.org_keys(&org.record.id).await?;
+        let signer = keys.signer(Algorithm::Es256)?;
+        let mut claims = Map::new();
+        claims.insert("iss".into(), Value::String(org.issuer.clone()));
+        claims.insert("sub".into(), Value::String(subject.to_owned()));
+        claims.insert("aud".into(), Value::String(audience.to_owned()));
+        claims.insert("client_id".into(), Value::String(client_id.to_owned()));
+        if let Some(scope) = scope {
+            claims.insert("scope".into(), Value::String(scope.to_owned()));
+        }
+        claims.insert("iat".into(), json!(now));
+        claims.insert(
+            "exp".into(),
+            json!(now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX))),
+        );
+        claims.insert("jti".into(), Value::String(clavex_jose::random_token(16)));
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+        signer
+            .sign_jwt(Some("at+jwt"), None, true, &Value::Object(claims))
+            .map_err(|e| Error::Internal(format!("signing access token: {e}")))
+    }
+}

@@ -1,0 +1,79 @@
+//! The one place where engine errors become HTTP responses.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use clavex_core::{Error, ErrorCode};
+use serde_json::json;
+
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        ApiError(err)
+    }
+}
+
+impl From<clavex_core::OAuthError> for ApiError {
+    fn from(err: clavex_core::OAuthError) -> Self {
+        ApiError(Error::OAuth(err))
+    }
+}
+
+fn oauth_status(code: ErrorCode) -> StatusCode {
+    match code {
+        // RFC 6749 §5.2 allows 401 for invalid_client; RFC 6750 §3.1 requires it for invalid_token.
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn body(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            Error::OAuth(err) => body(oauth_status(err.code), err.code.as_str(), &err.description),
+            Error::Unauthorized(msg) => {
+                let mut response = body(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    &format!("{msg}; send Authorization: Bearer <admin token>"),
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"clavex-admin\""),
+                );
+                response
+            }
+            Error::Forbidden(msg) => body(StatusCode::FORBIDDEN, "forbidden", &msg),
+            Error::NotFound(what) => body(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("{what} not found"),
+            ),
+            Error::Conflict(msg) => body(StatusCode::CONFLICT, "conflict", &msg),
+            Error::BadRequest(msg) => body(StatusCode::BAD_REQUEST, "invalid_request", &msg),
+            Error::Internal(msg) => {
+                tracing::error!(error = %msg, "request failed");
+                body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the server could not complete the request",
+                )
+            }
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

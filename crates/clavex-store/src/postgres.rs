@@ -1,0 +1,119 @@
+//! The PostgreSQL backend, for several Clavex nodes sharing one database.
+//!
+//! Every node runs the migrations on start; sqlx's PostgreSQL migrator holds an advisory lock
+//! meanwhile, so nodes starting together apply them once. Single-use records rely on
+//! `INSERT ... ON CONFLICT DO UPDATE ... WHERE`, which PostgreSQL executes atomically even when
+//! nodes race on the same key.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Executor};
+
+use crate::repo::{self, impl_store};
+use crate::{StoreError, StoreResult};
+
+/// Embedded migrations (`migrations/postgres`).
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init.sql",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+const MAX_CONNECTIONS: u32 = 16;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A [`Store`](crate::Store) on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    writer: PgPool,
+    /// The same pool as `writer`: PostgreSQL needs no separate read pool.
+    reader: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database?...`) and migrates the
+    /// schema of the connection's default `search_path`.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = parse_url(url)?;
+        let pool = pool_options()
+            .connect_with(options)
+            .await
+            .map_err(repo::db_err)?;
+        Self::migrate(pool, None).await
+    }
+
+    /// Like [`connect`](Self::connect), but keeps every table in `schema`: the schema is created if
+    /// missing and every pooled connection gets `SET search_path TO "<schema>"`.
+    ///
+    /// `schema` must be 1 to 63 characters of lowercase ASCII letters, digits and `_`, starting with
+    /// a letter or `_` (so the name means the same quoted or not).
+    pub async fn connect_with_schema(url: &str, schema: &str) -> StoreResult<Self> {
+        validate_schema_name(schema)?;
+        let options = parse_url(url)?;
+        let set_search_path: Arc<str> = Arc::from(format!("SET search_path TO \"{schema}\""));
+        let pool = pool_options()
+            .after_connect(move |conn, _meta| {
+                let statement = Arc::clone(&set_search_path);
+                Box::pin(async move {
+                    conn.execute(AssertSqlSafe(statement)).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(repo::db_err)?;
+        Self::migrate(pool, Some(schema)).await
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.writer.close().await;
+    }
+
+    async fn migrate(pool: PgPool, schema: Option<&str>) -> StoreResult<Self> {
+        let mut migrator = repo::migrator(MIGRATIONS)?;
+        if let Some(schema) = schema {
+            // Created by the migrator while it holds its advisory lock, so that nodes starting
+            // together do not race on `CREATE SCHEMA IF NOT EXISTS`.
+            migrator.create_schema(format!("\"{schema}\""));
+        }
+        migrator.run(&pool).await.map_err(repo::migrate_err)?;
+        tracing::debug!(schema, "PostgreSQL store open");
+        Ok(Self {
+            writer: pool.clone(),
+            reader: pool,
+        })
+    }
+}
+
+impl_store!(PgStore, sqlx::Postgres);
+
+fn parse_url(url: &str) -> StoreResult<PgConnectOptions> {
+    PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))
+}
+
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .idle_timeout(IDLE_TIMEOUT)
+}
+
+fn validate_schema_name(schema: &str) -> StoreResult<()> {
+    let mut chars = schema.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && schema.len() <= 63 {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(format!(
+            "invalid PostgreSQL schema name {schema:?}"
+        )))
+    }
+}

@@ -1,0 +1,636 @@
+//! The one repository implementation shared by both backends.
+//!
+//! Every statement lives once, in [`sql`], written with `$n` placeholders (which sqlx's SQLite
+//! driver accepts too). Rows are read as plain tuples, which decode the same way on both backends,
+//! and turned into records by the `*_from_row` functions below. The [`impl_store!`] macro expands
+//! `impl Store` for a backend struct that has a `writer` and a `reader` pool of one sqlx database
+//! type; only the pool types differ between the expansions, never the SQL.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::{
+    AdminTokenRecord, ClientRecord, KeyStatus, OrganizationRecord, SigningKeyRecord, StoreError,
+    StoreResult, UserRecord,
+};
+
+/// The SQL text, identical for SQLite and PostgreSQL.
+pub(crate) mod sql {
+    pub const PING: &str = "SELECT 1";
+
+    pub const INSERT_ORG: &str = "INSERT INTO organizations \
+        (id, display_name, settings_json, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)";
+    pub const GET_ORG: &str = "SELECT id, display_name, settings_json, created_at, updated_at \
+        FROM organizations WHERE id = $1";
+    pub const LIST_ORGS: &str = "SELECT id, display_name, settings_json, created_at, updated_at \
+        FROM organizations ORDER BY id";
+    pub const UPDATE_ORG: &str = "UPDATE organizations \
+        SET display_name = $2, settings_json = $3, updated_at = $4 WHERE id = $1";
+    pub const DELETE_ORG: &str = "DELETE FROM organizations WHERE id = $1";
+
+    pub const INSERT_ADMIN_TOKEN: &str = "INSERT INTO admin_tokens \
+        (token_hash, org_id, label, created_at) VALUES ($1, $2, $3, $4)";
+    pub const FIND_ADMIN_TOKEN: &str = "SELECT token_hash, org_id, label, created_at \
+        FROM admin_tokens WHERE token_hash = $1";
+    pub const DELETE_ORG_ADMIN_TOKENS: &str = "DELETE FROM admin_tokens WHERE org_id = $1";
+    pub const DELETE_SERVER_ADMIN_TOKENS: &str = "DELETE FROM admin_tokens WHERE org_id IS NULL";
+
+    pub const INSERT_CLIENT: &str = "INSERT INTO clients \
+        (org_id, client_id, metadata_json, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)";
+    pub const GET_CLIENT: &str = "SELECT org_id, client_id, metadata_json, created_at, updated_at \
+        FROM clients WHERE org_id = $1 AND client_id = $2";
+    pub const LIST_CLIENTS: &str = "SELECT org_id, client_id, metadata_json, created_at, updated_at \
+        FROM clients WHERE org_id = $1 ORDER BY client_id";
+    pub const UPDATE_CLIENT: &str = "UPDATE clients SET metadata_json = $3, updated_at = $4 \
+        WHERE org_id = $1 AND client_id = $2";
+    pub const DELETE_CLIENT: &str = "DELETE FROM clients WHERE org_id = $1 AND client_id = $2";
+
+    pub const INSERT_USER: &str = "INSERT INTO users \
+        (org_id, user_id, username, email, password_hash, claims_json, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    pub const GET_USER: &str = "SELECT org_id, user_id, username, email, password_hash, \
+        claims_json, created_at, updated_at FROM users WHERE org_id = $1 AND user_id = $2";
+    /// A username match wins over an email match (another user's username may look like an email).
+    pub const FIND_USER_BY_LOGIN: &str = "SELECT org_id, user_id, username, email, password_hash, \
+        claims_json, created_at, updated_at FROM users \
+        WHERE org_id = $1 AND (username = $2 OR email = $2) \
+        ORDER BY CASE WHEN username = $2 THEN 0 ELSE 1 END LIMIT 1";
+    pub const LIST_USERS: &str = "SELECT org_id, user_id, username, email, password_hash, \
+        claims_json, created_at, updated_at FROM users WHERE org_id = $1 ORDER BY username";
+    pub const UPDATE_USER: &str = "UPDATE users SET username = $3, email = $4, password_hash = $5, \
+        claims_json = $6, updated_at = $7 WHERE org_id = $1 AND user_id = $2";
+    pub const DELETE_USER: &str = "DELETE FROM users WHERE org_id = $1 AND user_id = $2";
+
+    pub const INSERT_KEY: &str = "INSERT INTO signing_keys \
+        (org_id, kid, alg, status, public_jwk_json, sealed_private_key, created_at, retired_at, \
+        publish_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    pub const LIST_KEYS: &str = "SELECT org_id, kid, alg, status, public_jwk_json, \
+        sealed_private_key, created_at, retired_at, publish_until FROM signing_keys \
+        WHERE org_id = $1 ORDER BY created_at, kid";
+    pub const RETIRE_ACTIVE_KEYS: &str = "UPDATE signing_keys \
+        SET status = 'retired', retired_at = $3, publish_until = $4 \
+        WHERE org_id = $1 AND alg = $2 AND status = 'active'";
+    pub const PURGE_KEYS: &str = "DELETE FROM signing_keys \
+        WHERE status = 'retired' AND publish_until IS NOT NULL AND publish_until < $1";
+
+    /// The single atomic statement behind `record_once`: inserts, or replaces an expired record;
+    /// affects no row when a live record exists.
+    pub const RECORD_ONCE: &str = "INSERT INTO replay (namespace, id, expires_at) \
+        VALUES ($1, $2, $3) ON CONFLICT (namespace, id) \
+        DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $4";
+    /// Same notion of "expired" as [`RECORD_ONCE`]: `expires_at <= now`.
+    pub const PURGE_REPLAYS: &str = "DELETE FROM replay WHERE expires_at <= $1";
+}
+
+pub(crate) type OrgRow = (String, String, String, i64, i64);
+pub(crate) type AdminTokenRow = (Vec<u8>, Option<String>, String, i64);
+pub(crate) type ClientRow = (String, String, String, i64, i64);
+pub(crate) type UserRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    i64,
+);
+pub(crate) type KeyRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Vec<u8>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+pub(crate) fn org_from_row(row: OrgRow) -> OrganizationRecord {
+    let (id, display_name, settings_json, created_at, updated_at) = row;
+    OrganizationRecord {
+        id,
+        display_name,
+        settings_json,
+        created_at,
+        updated_at,
+    }
+}
+
+pub(crate) fn admin_token_from_row(row: AdminTokenRow) -> AdminTokenRecord {
+    let (token_hash, org_id, label, created_at) = row;
+    AdminTokenRecord {
+        token_hash,
+        org_id,
+        label,
+        created_at,
+    }
+}
+
+pub(crate) fn client_from_row(row: ClientRow) -> ClientRecord {
+    let (org_id, client_id, metadata_json, created_at, updated_at) = row;
+    ClientRecord {
+        org_id,
+        client_id,
+        metadata_json,
+        created_at,
+        updated_at,
+    }
+}
+
+pub(crate) fn user_from_row(row: UserRow) -> UserRecord {
+    let (org_id, user_id, username, email, password_hash, claims_json, created_at, updated_at) =
+        row;
+    UserRecord {
+        org_id,
+        user_id,
+        username,
+        email,
+        password_hash,
+        claims_json,
+        created_at,
+        updated_at,
+    }
+}
+
+pub(crate) fn key_from_row(row: KeyRow) -> StoreResult<SigningKeyRecord> {
+    let (
+        org_id,
+        kid,
+        alg,
+        status,
+        public_jwk_json,
+        sealed_private_key,
+        created_at,
+        retired_at,
+        publish_until,
+    ) = row;
+    let status = KeyStatus::parse(&status).ok_or_else(|| {
+        StoreError::Backend(format!(
+            "signing key {org_id}/{kid} has an unknown status {status:?}"
+        ))
+    })?;
+    Ok(SigningKeyRecord {
+        org_id,
+        kid,
+        alg,
+        status,
+        public_jwk_json,
+        sealed_private_key,
+        created_at,
+        retired_at,
+        publish_until,
+    })
+}
+
+/// Maps a sqlx error: unique or primary-key violations become [`StoreError::Conflict`], anything
+/// else [`StoreError::Backend`].
+pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
+    if let Some(db) = err.as_database_error()
+        && db.is_unique_violation()
+    {
+        let what = db.constraint().unwrap_or_else(|| db.message());
+        return StoreError::Conflict(what.to_owned());
+    }
+    StoreError::Backend(err.to_string())
+}
+
+/// `NotFound` when an update or delete touched no row.
+pub(crate) fn expect_one(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Builds a migrator from migration files embedded at compile time (`(file name, SQL)`), named
+/// like sqlx expects: `<version>_<description>.sql`. Equivalent to `sqlx::migrate!` without
+/// needing sqlx's `macros` feature; the checksum is the same SHA-384 of the file text.
+pub(crate) fn migrator(files: &[(&'static str, &'static str)]) -> StoreResult<Migrator> {
+    let mut migrations = Vec::with_capacity(files.len());
+    for &(name, text) in files {
+        let stem = name.strip_suffix(".sql").unwrap_or(name);
+        let (version, description) = stem.split_once('_').ok_or_else(|| {
+            StoreError::Backend(format!("migration file name {name:?} lacks a version"))
+        })?;
+        let version: i64 = version.parse().map_err(|_| {
+            StoreError::Backend(format!("migration file name {name:?} has a bad version"))
+        })?;
+        migrations.push(Migration::new(
+            version,
+            Cow::Owned(description.replace('_', " ")),
+            MigrationType::Simple,
+            text.into_sql_str(),
+            false,
+        ));
+    }
+    Ok(Migrator::with_migrations(migrations))
+}
+
+pub(crate) fn migrate_err(err: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Backend(format!("migration failed: {err}"))
+}
+
+/// Expands `impl Store for $store`, where `$store` has fields `writer` and `reader` of type
+/// `sqlx::Pool<$db>`. Writes (and the transaction of `rotate_signing_key`) go to `writer`, reads to
+/// `reader`; a backend without a separate read pool passes the same pool twice.
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        #[::async_trait::async_trait]
+        impl $crate::Store for $store {
+            async fn ping(&self) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::PING)
+                    .execute(&self.reader)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn insert_organization(
+                &self,
+                org: &$crate::OrganizationRecord,
+            ) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::INSERT_ORG)
+                    .bind(org.id.as_str())
+                    .bind(org.display_name.as_str())
+                    .bind(org.settings_json.as_str())
+                    .bind(org.created_at)
+                    .bind(org.updated_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn get_organization(
+                &self,
+                id: &str,
+            ) -> $crate::StoreResult<Option<$crate::OrganizationRecord>> {
+                let row = ::sqlx::query_as::<$db, $crate::repo::OrgRow>($crate::repo::sql::GET_ORG)
+                    .bind(id)
+                    .fetch_optional(&self.reader)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(row.map($crate::repo::org_from_row))
+            }
+
+            async fn list_organizations(
+                &self,
+            ) -> $crate::StoreResult<Vec<$crate::OrganizationRecord>> {
+                let rows =
+                    ::sqlx::query_as::<$db, $crate::repo::OrgRow>($crate::repo::sql::LIST_ORGS)
+                        .fetch_all(&self.reader)
+                        .await
+                        .map_err($crate::repo::db_err)?;
+                Ok(rows.into_iter().map($crate::repo::org_from_row).collect())
+            }
+
+            async fn update_organization(
+                &self,
+                org: &$crate::OrganizationRecord,
+            ) -> $crate::StoreResult<()> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::UPDATE_ORG)
+                    .bind(org.id.as_str())
+                    .bind(org.display_name.as_str())
+                    .bind(org.settings_json.as_str())
+                    .bind(org.updated_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                $crate::repo::expect_one(done.rows_affected())
+            }
+
+            async fn delete_organization(&self, id: &str) -> $crate::StoreResult<()> {
+                // Clients, users, signing keys and admin tokens go with it (ON DELETE CASCADE).
+                let done = ::sqlx::query::<$db>($crate::repo::sql::DELETE_ORG)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                $crate::repo::expect_one(done.rows_affected())
+            }
+
+            async fn insert_admin_token(
+                &self,
+                token: &$crate::AdminTokenRecord,
+            ) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::INSERT_ADMIN_TOKEN)
+                    .bind(token.token_hash.as_slice())
+                    .bind(token.org_id.as_deref())
+                    .bind(token.label.as_str())
+                    .bind(token.created_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn find_admin_token(
+                &self,
+                token_hash: &[u8],
+            ) -> $crate::StoreResult<Option<$crate::AdminTokenRecord>> {
+                let row = ::sqlx::query_as::<$db, $crate::repo::AdminTokenRow>(
+                    $crate::repo::sql::FIND_ADMIN_TOKEN,
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err($crate::repo::db_err)?;
+                Ok(row.map($crate::repo::admin_token_from_row))
+            }
+
+            async fn delete_admin_tokens(&self, org_id: Option<&str>) -> $crate::StoreResult<u64> {
+                let done = match org_id {
+                    Some(org_id) => {
+                        ::sqlx::query::<$db>($crate::repo::sql::DELETE_ORG_ADMIN_TOKENS)
+                            .bind(org_id)
+                            .execute(&self.writer)
+                            .await
+                    }
+                    None => {
+                        ::sqlx::query::<$db>($crate::repo::sql::DELETE_SERVER_ADMIN_TOKENS)
+                            .execute(&self.writer)
+                            .await
+                    }
+                }
+                .map_err($crate::repo::db_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn insert_client(
+                &self,
+                client: &$crate::ClientRecord,
+            ) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::INSERT_CLIENT)
+                    .bind(client.org_id.as_str())
+                    .bind(client.client_id.as_str())
+                    .bind(client.metadata_json.as_str())
+                    .bind(client.created_at)
+                    .bind(client.updated_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn get_client(
+                &self,
+                org_id: &str,
+                client_id: &str,
+            ) -> $crate::StoreResult<Option<$crate::ClientRecord>> {
+                let row =
+                    ::sqlx::query_as::<$db, $crate::repo::ClientRow>($crate::repo::sql::GET_CLIENT)
+                        .bind(org_id)
+                        .bind(client_id)
+                        .fetch_optional(&self.reader)
+                        .await
+                        .map_err($crate::repo::db_err)?;
+                Ok(row.map($crate::repo::client_from_row))
+            }
+
+            async fn list_clients(
+                &self,
+                org_id: &str,
+            ) -> $crate::StoreResult<Vec<$crate::ClientRecord>> {
+                let rows = ::sqlx::query_as::<$db, $crate::repo::ClientRow>(
+                    $crate::repo::sql::LIST_CLIENTS,
+                )
+                .bind(org_id)
+                .fetch_all(&self.reader)
+                .await
+                .map_err($crate::repo::db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map($crate::repo::client_from_row)
+                    .collect())
+            }
+
+            async fn update_client(
+                &self,
+                client: &$crate::ClientRecord,
+            ) -> $crate::StoreResult<()> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::UPDATE_CLIENT)
+                    .bind(client.org_id.as_str())
+                    .bind(client.client_id.as_str())
+                    .bind(client.metadata_json.as_str())
+                    .bind(client.updated_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                $crate::repo::expect_one(done.rows_affected())
+            }
+
+            async fn delete_client(
+                &self,
+                org_id: &str,
+                client_id: &str,
+            ) -> $crate::StoreResult<()> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::DELETE_CLIENT)
+                    .bind(org_id)
+                    .bind(client_id)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                $crate::repo::expect_one(done.rows_affected())
+            }
+
+            async fn insert_user(&self, user: &$crate::UserRecord) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::INSERT_USER)
+                    .bind(user.org_id.as_str())
+                    .bind(user.user_id.as_str())
+                    .bind(user.username.as_str())
+                    .bind(user.email.as_deref())
+                    .bind(user.password_hash.as_str())
+                    .bind(user.claims_json.as_str())
+                    .bind(user.created_at)
+                    .bind(user.updated_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn get_user(
+                &self,
+                org_id: &str,
+                user_id: &str,
+            ) -> $crate::StoreResult<Option<$crate::UserRecord>> {
+                let row =
+                    ::sqlx::query_as::<$db, $crate::repo::UserRow>($crate::repo::sql::GET_USER)
+                        .bind(org_id)
+                        .bind(user_id)
+                        .fetch_optional(&self.reader)
+                        .await
+                        .map_err($crate::repo::db_err)?;
+                Ok(row.map($crate::repo::user_from_row))
+            }
+
+            async fn find_user_by_login(
+                &self,
+                org_id: &str,
+                login: &str,
+            ) -> $crate::StoreResult<Option<$crate::UserRecord>> {
+                let row = ::sqlx::query_as::<$db, $crate::repo::UserRow>(
+                    $crate::repo::sql::FIND_USER_BY_LOGIN,
+                )
+                .bind(org_id)
+                .bind(login)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err($crate::repo::db_err)?;
+                Ok(row.map($crate::repo::user_from_row))
+            }
+
+            async fn list_users(
+                &self,
+                org_id: &str,
+            ) -> $crate::StoreResult<Vec<$crate::UserRecord>> {
+                let rows =
+                    ::sqlx::query_as::<$db, $crate::repo::UserRow>($crate::repo::sql::LIST_USERS)
+                        .bind(org_id)
+                        .fetch_all(&self.reader)
+                        .await
+                        .map_err($crate::repo::db_err)?;
+                Ok(rows.into_iter().map($crate::repo::user_from_row).collect())
+            }
+
+            async fn update_user(&self, user: &$crate::UserRecord) -> $crate::StoreResult<()> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::UPDATE_USER)
+                    .bind(user.org_id.as_str())
+                    .bind(user.user_id.as_str())
+                    .bind(user.username.as_str())
+                    .bind(user.email.as_deref())
+                    .bind(user.password_hash.as_str())
+                    .bind(user.claims_json.as_str())
+                    .bind(user.updated_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                $crate::repo::expect_one(done.rows_affected())
+            }
+
+            async fn delete_user(&self, org_id: &str, user_id: &str) -> $crate::StoreResult<()> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::DELETE_USER)
+                    .bind(org_id)
+                    .bind(user_id)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                $crate::repo::expect_one(done.rows_affected())
+            }
+
+            async fn insert_signing_key(
+                &self,
+                key: &$crate::SigningKeyRecord,
+            ) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::INSERT_KEY)
+                    .bind(key.org_id.as_str())
+                    .bind(key.kid.as_str())
+                    .bind(key.alg.as_str())
+                    .bind(key.status.as_str())
+                    .bind(key.public_jwk_json.as_str())
+                    .bind(key.sealed_private_key.as_slice())
+                    .bind(key.created_at)
+                    .bind(key.retired_at)
+                    .bind(key.publish_until)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn list_signing_keys(
+                &self,
+                org_id: &str,
+            ) -> $crate::StoreResult<Vec<$crate::SigningKeyRecord>> {
+                let rows =
+                    ::sqlx::query_as::<$db, $crate::repo::KeyRow>($crate::repo::sql::LIST_KEYS)
+                        .bind(org_id)
+                        .fetch_all(&self.reader)
+                        .await
+                        .map_err($crate::repo::db_err)?;
+                rows.into_iter().map($crate::repo::key_from_row).collect()
+            }
+
+            async fn rotate_signing_key(
+                &self,
+                new_key: &$crate::SigningKeyRecord,
+                now: $crate::UnixSeconds,
+                publish_until: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<()> {
+                // Dropping `tx` on an early return rolls it back.
+                let mut tx = self.writer.begin().await.map_err($crate::repo::db_err)?;
+                ::sqlx::query::<$db>($crate::repo::sql::RETIRE_ACTIVE_KEYS)
+                    .bind(new_key.org_id.as_str())
+                    .bind(new_key.alg.as_str())
+                    .bind(now)
+                    .bind(publish_until)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                ::sqlx::query::<$db>($crate::repo::sql::INSERT_KEY)
+                    .bind(new_key.org_id.as_str())
+                    .bind(new_key.kid.as_str())
+                    .bind(new_key.alg.as_str())
+                    .bind($crate::KeyStatus::Active.as_str())
+                    .bind(new_key.public_jwk_json.as_str())
+                    .bind(new_key.sealed_private_key.as_slice())
+                    .bind(new_key.created_at)
+                    .bind(None::<i64>)
+                    .bind(None::<i64>)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                tx.commit().await.map_err($crate::repo::db_err)
+            }
+
+            async fn purge_unpublished_keys(
+                &self,
+                now: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<u64> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::PURGE_KEYS)
+                    .bind(now)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn record_once(
+                &self,
+                namespace: &str,
+                id: &str,
+                expires_at: $crate::UnixSeconds,
+                now: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<bool> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::RECORD_ONCE)
+                    .bind(namespace)
+                    .bind(id)
+                    .bind(expires_at)
+                    .bind(now)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn purge_expired_replays(
+                &self,
+                now: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<u64> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::PURGE_REPLAYS)
+                    .bind(now)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

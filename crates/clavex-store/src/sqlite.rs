@@ -1,0 +1,138 @@
+//! The embedded SQLite backend (the default).
+//!
+//! A file database runs in WAL mode with two pools: one writer connection (SQLite allows one writer
+//! at a time anyway; a single connection means writers queue in the pool instead of spinning on
+//! `SQLITE_BUSY`) and several reader connections, which WAL lets run alongside the writer. An
+//! in-memory database uses one single-connection pool for both, since it lives only as long as a
+//! connection to it is open.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::repo::{self, impl_store};
+use crate::{StoreError, StoreResult};
+
+/// Embedded migrations (`migrations/sqlite`).
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init.sql",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_READERS: u32 = 8;
+
+/// A [`Store`](crate::Store) on SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// The only connection that writes.
+    writer: SqlitePool,
+    /// Connections for reads (`PRAGMA query_only`); the writer pool again for `:memory:`.
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates a SQLite database.
+    ///
+    /// Accepts `sqlite://path/to/file.db` (relative to the working directory), `sqlite:///abs/path.db`
+    /// and `sqlite::memory:` (a private in-memory database, gone when the store is dropped). Query
+    /// parameters understood by sqlx (`?mode=...`) are honoured. A missing file, and its missing
+    /// parent directories, are created.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        // sqlx would take anything else for a file name (`mysql://x` → file `x` in dir `mysql:`).
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Backend(
+                "a SQLite URL starts with `sqlite:`".to_owned(),
+            ));
+        }
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT);
+
+        if is_memory(url) {
+            // One connection, kept open for the life of the pool: the database lives only while a
+            // connection to it is open, and a second connection would only contend on the shared
+            // cache's table locks (which `busy_timeout` does not retry).
+            let pool = single_connection_pool(base).await?;
+            run_migrations(&pool).await?;
+            return Ok(Self {
+                writer: pool.clone(),
+                reader: pool,
+            });
+        }
+
+        // `create_if_missing` creates the file, not its directory.
+        if let Some(dir) = base.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+
+        let writer =
+            single_connection_pool(base.clone().journal_mode(SqliteJournalMode::Wal)).await?;
+        run_migrations(&writer).await?;
+
+        let readers = std::thread::available_parallelism()
+            .map(|n| u32::try_from(n.get()).unwrap_or(MAX_READERS))
+            .unwrap_or(4)
+            .clamp(2, MAX_READERS);
+        // Readers open read-write but refuse writes: a read-only open of a WAL database can fail
+        // when the `-shm` file has to be created, `query_only` cannot.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .min_connections(0)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await
+            .map_err(repo::db_err)?;
+
+        tracing::debug!(url, readers, "SQLite store open (WAL)");
+        Ok(Self { writer, reader })
+    }
+
+    /// A fresh, private, migrated in-memory database (for tests).
+    pub async fn open_memory() -> StoreResult<Self> {
+        Self::connect("sqlite::memory:").await
+    }
+
+    /// Closes every connection, waiting for those in use to be returned. Dropping the store also
+    /// releases them, but without waiting.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite);
+
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+async fn single_connection_pool(options: SqliteConnectOptions) -> StoreResult<SqlitePool> {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(repo::db_err)
+}
+
+async fn run_migrations(pool: &SqlitePool) -> StoreResult<()> {
+    repo::migrator(MIGRATIONS)?
+        .run(pool)
+        .await
+        .map_err(repo::migrate_err)
+}

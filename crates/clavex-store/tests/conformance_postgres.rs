@@ -1,0 +1,224 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+//! PostgreSQL conformance. Reads `CLAVEX_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); every test works in a fresh random schema and
+//! drops it afterwards. With `CLAVEX_TEST_REQUIRE_PG=1` an unreachable server fails the tests;
+//! without it they print a warning and pass vacuously.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clavex_store::postgres::PgStore;
+use clavex_store::{OrganizationRecord, Store, StoreError, conformance};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn pg_url() -> String {
+    std::env::var("CLAVEX_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+fn pg_required() -> bool {
+    std::env::var("CLAVEX_TEST_REQUIRE_PG").is_ok_and(|v| v == "1")
+}
+
+fn fresh_schema() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "clavex_test_{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A connection for setup and clean-up, or `None` (after a loud warning) when PostgreSQL is
+/// unreachable and not required.
+async fn admin_connection() -> Option<PgConnection> {
+    let url = pg_url();
+    match PgConnection::connect(&url).await {
+        Ok(conn) => Some(conn),
+        Err(e) if pg_required() => {
+            panic!("CLAVEX_TEST_REQUIRE_PG=1 but PostgreSQL at {url} is unreachable: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "\n==================== WARNING ====================\n\
+                 PostgreSQL at {url} is unreachable ({e}).\n\
+                 SKIPPING the PostgreSQL store tests. Set CLAVEX_TEST_PG_URL to a reachable server,\n\
+                 and CLAVEX_TEST_REQUIRE_PG=1 to make this a failure.\n\
+                 =================================================\n"
+            );
+            None
+        }
+    }
+}
+
+async fn drop_schema(conn: &mut PgConnection, schema: &str) {
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn conformance() {
+    let Some(mut admin) = admin_connection().await else {
+        return;
+    };
+    let schema = fresh_schema();
+    let store = PgStore::connect_with_schema(&pg_url(), &schema)
+        .await
+        .unwrap();
+    conformance::run_all(&store).await;
+    // Again, on the same schema: the suite makes its own ids.
+    conformance::run_all(&store).await;
+    store.close().await;
+
+    // Everything went into the schema; reconnecting (migrations already applied) works.
+    let store = PgStore::connect_with_schema(&pg_url(), &schema)
+        .await
+        .unwrap();
+    store.ping().await.unwrap();
+    store.close().await;
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = $1 ORDER BY table_name",
+    )
+    .bind(&schema)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
+    assert_eq!(
+        tables,
+        [
+            "_sqlx_migrations",
+            "admin_tokens",
+            "clients",
+            "organizations",
+            "replay",
+            "signing_keys",
+            "users"
+        ]
+    );
+    drop_schema(&mut admin, &schema).await;
+}
+
+/// `PgStore::connect` (no schema) migrates the default schema: run it in a database of its own.
+#[tokio::test]
+async fn conformance_default_schema_in_fresh_database() {
+    let Some(mut admin) = admin_connection().await else {
+        return;
+    };
+    let database = fresh_schema();
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&pg_url()).unwrap();
+    url.set_path(&format!("/{database}"));
+
+    let store = PgStore::connect(url.as_str()).await.unwrap();
+    conformance::run_all(&store).await;
+    assert!(store.record_once("restart", "jti", 10, 0).await.unwrap());
+    store.close().await;
+    // Restart: the migrations are already applied and the record is still there.
+    let store = PgStore::connect(url.as_str()).await.unwrap();
+    assert!(!store.record_once("restart", "jti", 10, 1).await.unwrap());
+    store.close().await;
+
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn two_nodes_share_single_use_records() {
+    let Some(mut admin) = admin_connection().await else {
+        return;
+    };
+    let schema = fresh_schema();
+    // Two nodes starting together: both migrate, under the migrator's advisory lock.
+    let url = pg_url();
+    let (a, b) = tokio::join!(
+        PgStore::connect_with_schema(&url, &schema),
+        PgStore::connect_with_schema(&url, &schema),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+
+    assert!(a.record_once("dpop", "jti-1", 2_000, 1_000).await.unwrap());
+    assert!(
+        !b.record_once("dpop", "jti-1", 2_000, 1_000).await.unwrap(),
+        "node b must see node a's record"
+    );
+    conformance::check_record_once_across(&[&a, &b])
+        .await
+        .unwrap();
+
+    // Writes through one node are visible through the other.
+    let org = OrganizationRecord {
+        id: "shared".to_owned(),
+        display_name: "Shared".to_owned(),
+        settings_json: "{}".to_owned(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    a.insert_organization(&org).await.unwrap();
+    assert_eq!(
+        b.get_organization("shared").await.unwrap(),
+        Some(org.clone())
+    );
+    assert!(matches!(
+        b.insert_organization(&org).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    a.close().await;
+    b.close().await;
+    drop_schema(&mut admin, &schema).await;
+}
+
+#[tokio::test]
+async fn schemas_are_isolated() {
+    let Some(mut admin) = admin_connection().await else {
+        return;
+    };
+    let (s1, s2) = (fresh_schema(), fresh_schema());
+    let a = PgStore::connect_with_schema(&pg_url(), &s1).await.unwrap();
+    let b = PgStore::connect_with_schema(&pg_url(), &s2).await.unwrap();
+    assert!(a.record_once("ns", "id", 100, 0).await.unwrap());
+    assert!(b.record_once("ns", "id", 100, 0).await.unwrap());
+    a.close().await;
+    b.close().await;
+    drop_schema(&mut admin, &s1).await;
+    drop_schema(&mut admin, &s2).await;
+}
+
+#[tokio::test]
+async fn bad_schema_names_are_refused() {
+    for bad in [
+        "",
+        "Upper",
+        "1abc",
+        "a-b",
+        "a\"; DROP TABLE x; --",
+        &"a".repeat(64),
+    ] {
+        assert!(
+            matches!(
+                PgStore::connect_with_schema(&pg_url(), bad).await,
+                Err(StoreError::Backend(_))
+            ),
+            "schema name {bad:?} must be refused"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Wiring and life cycle of one Clavex node.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clavex_core::admin::BootstrapOutcome;
+use clavex_core::clock::Clock;
+use clavex_core::master_key::MasterKey;
+use clavex_core::{Engine, EngineConfig};
+use clavex_store::Store;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Opens the configured store (migrations applied).
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        if config.database_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating data directory {}", config.data_dir.display())
+            })?;
+        }
+        let store = clavex_store::sqlite::SqliteStore::connect(&url)
+            .await
+            .context("opening SQLite store")?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let store = clavex_store::postgres::PgStore::connect(&url)
+            .await
+            .context("opening PostgreSQL store")?;
+        Ok(Arc::new(store))
+    } else {
+        bail!("CLAVEX_DATABASE_URL must start with sqlite:// or postgres://")
+    }
+}
+
+/// The master key from configuration, or from `{data_dir}/master.key` (created with mode 0600).
+pub fn master_key(config: &Config) -> Result<MasterKey> {
+    if let Some(text) = &config.master_key {
+        return MasterKey::parse(text).map_err(|e| anyhow::anyhow!("CLAVEX_MASTER_KEY: {e}"));
+    }
+    let path = config.data_dir.join("master.key");
+    if !path.exists() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        write_private_file(
+            &path,
+            MasterKey::generate_encoded()
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .as_bytes(),
+        )?;
+        tracing::info!(path = %path.display(), "created a new master key file; back it up: signing keys cannot be decrypted without it");
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+pub async fn build_engine(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<Engine>> {
+    let store = open_store(config).await?;
+    let master = master_key(config)?;
+    let engine = Engine::new(
+        store,
+        clock,
+        master,
+        EngineConfig {
+            public_url: config.public_url(),
+            jwks_fetch_allow: config.jwks_fetch_allow.clone(),
+            cache_ttl: Duration::from_secs(config.cache_ttl_secs),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Arc::new(engine))
+}
+
+/// A bound, bootstrapped node, ready to serve.
+pub struct Application {
+    pub engine: Arc<Engine>,
+    pub bootstrap: BootstrapOutcome,
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Application> {
+        let engine = build_engine(config, clock).await?;
+        let bootstrap = engine
+            .bootstrap(
+                &config.bootstrap_org,
+                config.bootstrap_admin_token.as_deref(),
+                config.server_admin_token.as_deref(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        Ok(Application {
+            engine,
+            bootstrap,
+            listener,
+            addr,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let sweeper = tokio::spawn(sweep(self.engine.clone()));
+        let router = clavex_http::router(self.engine.clone());
+        let result = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        result.context("serving HTTP")
+    }
+}
+
+/// Deletes expired single-use records and keys that no longer need publishing.
+async fn sweep(engine: Arc<Engine>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        interval.tick().await;
+        let now = engine.now();
+        if let Err(err) = engine.store().purge_expired_replays(now).await {
+            tracing::warn!(error = %err, "purging replay records failed");
+        }
+        if let Err(err) = engine.store().purge_unpublished_keys(now).await {
+            tracing::warn!(error = %err, "purging retired keys failed");
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
