@@ -76,6 +76,14 @@ fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
 
 pub async fn build_engine(config: &Config, clock: Arc<dyn Clock>) -> Result<Arc<Engine>> {
     let store = open_store(config).await?;
+    build_engine_with_store(config, clock, store)
+}
+
+pub fn build_engine_with_store(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+) -> Result<Arc<Engine>> {
     let master = master_key(config)?;
     let engine = Engine::new(
         store,
@@ -101,7 +109,17 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Application> {
-        let engine = build_engine(config, clock).await?;
+        let store = open_store(config).await?;
+        Self::build_with_store(config, clock, store).await
+    }
+
+    /// As [`Application::build`], on a store the caller opened (tests use a fresh PostgreSQL schema).
+    pub async fn build_with_store(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>,
+    ) -> Result<Application> {
+        let engine = build_engine_with_store(config, clock, store)?;
         let bootstrap = engine
             .bootstrap(
                 &config.bootstrap_org,
