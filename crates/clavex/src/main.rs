@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use clavex::app::{self, Application};
 use clavex::config::{self, Config};
+use clavex::tools;
 use clavex_core::clock::SystemClock;
 use serde_json::{Value, json};
 
@@ -43,6 +44,42 @@ enum Command {
     /// List or rotate an organization's signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Client-side helpers for trying Clavex from a shell: keys, client assertions, DPoP proofs.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+}
+
+#[derive(Subcommand)]
+enum ToolsCommand {
+    /// Create a private key file (mode 0600) and print the public JWKS to register.
+    Keygen {
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a private_key_jwt client assertion (valid 60 s).
+    ClientAssertion {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        client_id: String,
+        /// The issuer identifier, e.g. http://127.0.0.1:8080/acme.
+        #[arg(long)]
+        audience: String,
+    },
+    /// Print a DPoP proof for one request.
+    DpopProof {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long, default_value = "POST")]
+        method: String,
+        #[arg(long)]
+        url: String,
+        /// For resource requests: the access token, hashed into `ath`.
+        #[arg(long)]
+        access_token: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,7 +199,34 @@ async fn main() -> Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::CheckConfig => print_json(&config.redacted()),
+        Command::Tools(tool) => run_tool(tool),
         command => admin(config, command).await,
+    }
+}
+
+fn run_tool(tool: ToolsCommand) -> Result<()> {
+    match tool {
+        ToolsCommand::Keygen { alg, out } => print_json(&tools::keygen(&alg, &out)?),
+        ToolsCommand::ClientAssertion {
+            key,
+            client_id,
+            audience,
+        } => {
+            println!("{}", tools::client_assertion(&key, &client_id, &audience)?);
+            Ok(())
+        }
+        ToolsCommand::DpopProof {
+            key,
+            method,
+            url,
+            access_token,
+        } => {
+            println!(
+                "{}",
+                tools::dpop_proof(&key, &method, &url, access_token.as_deref())?
+            );
+            Ok(())
+        }
     }
 }
 
@@ -214,7 +278,7 @@ async fn admin(config: Config, command: Command) -> Result<()> {
     let engine = app::build_engine(&config, Arc::new(SystemClock)).await?;
     let e = &engine;
     match command {
-        Command::Serve | Command::CheckConfig => Ok(()),
+        Command::Serve | Command::CheckConfig | Command::Tools(_) => Ok(()),
         Command::Orgs(cmd) => match cmd {
             OrgsCommand::List => print_json(&e.list_organizations().await.map_err(engine_error)?),
             OrgsCommand::Create { id, display_name } => {
