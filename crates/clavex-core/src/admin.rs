@@ -71,6 +71,18 @@ pub fn check_org_id(id: &str) -> Result<()> {
     }
 }
 
+fn display_name_error() -> Error {
+    Error::BadRequest("display_name must be a string of 1-200 characters".into())
+}
+
+/// The same rule at creation and on change.
+fn check_display_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(display_name_error());
+    }
+    Ok(())
+}
+
 fn hash_token(token: &str) -> Vec<u8> {
     clavex_jose::sha256(token.as_bytes()).to_vec()
 }
@@ -210,6 +222,9 @@ impl Engine {
         settings_patch: Option<&Value>,
     ) -> Result<(OrganizationView, String)> {
         check_org_id(id)?;
+        if let Some(name) = display_name {
+            check_display_name(name)?;
+        }
         let mut settings = OrgSettings {
             scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             ..OrgSettings::default()
@@ -329,15 +344,9 @@ impl Engine {
         for (key, value) in patch {
             match key.as_str() {
                 "display_name" => {
-                    record.display_name = value
-                        .as_str()
-                        .filter(|s| !s.is_empty() && s.len() <= 200)
-                        .ok_or_else(|| {
-                            Error::BadRequest(
-                                "display_name must be a string of 1-200 characters".into(),
-                            )
-                        })?
-                        .to_owned();
+                    let name = value.as_str().ok_or_else(display_name_error)?;
+                    check_display_name(name)?;
+                    record.display_name = name.to_owned();
                 }
                 "id" | "issuer" | "created_at" | "updated_at" => {
                     return Err(Error::BadRequest(format!("{key} cannot be changed")));
@@ -363,6 +372,10 @@ impl Engine {
     }
 
     pub async fn delete_organization(&self, id: &str) -> Result<()> {
+        // The node's cached clients of this organization go with it: otherwise an organization
+        // re-created under the same id would authenticate the old one's clients until the cache
+        // expires.
+        let clients = self.store.list_clients(id).await?;
         self.store
             .delete_organization(id)
             .await
@@ -370,6 +383,9 @@ impl Engine {
                 clavex_store::StoreError::NotFound => Error::NotFound(format!("organization {id}")),
                 other => other.into(),
             })?;
+        for client in &clients {
+            self.forget_client(id, &client.client_id).await;
+        }
         self.forget_org(id).await;
         Ok(())
     }
@@ -789,17 +805,19 @@ fn validate_settings(settings: &OrgSettings) -> Result<()> {
             )));
         }
     }
-    for resource in settings
-        .resources
-        .iter()
-        .chain(settings.default_audience.iter())
-    {
+    let named = settings.resources.iter().map(|r| ("resource", r)).chain(
+        settings
+            .default_audience
+            .iter()
+            .map(|a| ("default_audience", a)),
+    );
+    for (setting, resource) in named {
         let url = url::Url::parse(resource).map_err(|_| {
-            Error::BadRequest(format!("resource {resource} must be an absolute URI"))
+            Error::BadRequest(format!("{setting} {resource} must be an absolute URI"))
         })?;
         if url.fragment().is_some() {
             return Err(Error::BadRequest(format!(
-                "resource {resource} must not contain a fragment"
+                "{setting} {resource} must not contain a fragment (RFC 8707 §2)"
             )));
         }
     }

@@ -15,18 +15,30 @@ impl Engine {
 }
 
 fn metadata(org: &OrgContext) -> Value {
-    let mut scopes: Vec<&str> = org.settings.scopes.iter().map(String::as_str).collect();
-    scopes.sort_unstable();
+    let mut scopes: Vec<&str> = policy::OIDC_SCOPES.to_vec();
+    scopes.push("offline_access");
+    scopes.extend(org.settings.scopes.iter().map(String::as_str));
     json!({
         "issuer": org.issuer,
+        "authorization_endpoint": format!("{}/authorize", org.issuer),
+        "pushed_authorization_request_endpoint": org.par_endpoint,
+        "require_pushed_authorization_requests": true,
         "token_endpoint": org.token_endpoint,
+        "userinfo_endpoint": format!("{}/userinfo", org.issuer),
         "jwks_uri": org.jwks_uri,
         "scopes_supported": scopes,
-        // No authorization endpoint yet: no response type is served.
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
         "grant_types_supported": policy::SERVED_GRANT_TYPES,
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "subject_types_supported": ["public"],
+        "prompt_values_supported": ["none", "login", "consent"],
         "token_endpoint_auth_methods_supported": policy::allowed_auth_methods(org.settings.profile),
         "token_endpoint_auth_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         "dpop_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
+        "id_token_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
+        "claims_parameter_supported": true,
+        "claims_supported": policy::SUPPORTED_CLAIMS,
     })
 }

@@ -111,6 +111,11 @@ impl Engine {
 
     /// The organization, from cache or store. `NotFound` when it does not exist.
     pub async fn org(&self, org_id: &str) -> Result<Arc<OrgContext>> {
+        // A path segment that could never be an organization id is not looked up (a NUL byte, for
+        // one, is not even storable in PostgreSQL text).
+        if crate::admin::check_org_id(org_id).is_err() {
+            return Err(Error::NotFound(format!("organization {org_id}")));
+        }
         if let Some(hit) = self.orgs.get(org_id).await {
             return Ok(hit);
         }

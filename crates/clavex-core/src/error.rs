@@ -17,6 +17,13 @@ pub enum ErrorCode {
     InvalidToken,
     InvalidClientMetadata,
     InvalidRedirectUri,
+    UnsupportedResponseType,
+    InvalidRequestUri,
+    InvalidRequestObject,
+    AccessDenied,
+    LoginRequired,
+    ConsentRequired,
+    InsufficientScope,
     ServerError,
 }
 
@@ -35,6 +42,13 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::ServerError => "server_error",
         }
     }
@@ -83,6 +97,9 @@ impl OAuthError {
     pub fn invalid_redirect_uri(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRedirectUri, description)
     }
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
 }
 
 /// Everything the engine can fail with.
@@ -91,6 +108,9 @@ pub enum Error {
     /// A protocol error for an OAuth endpoint (token, discovery, ...).
     #[error(transparent)]
     OAuth(#[from] OAuthError),
+    /// A protected-resource error (RFC 6750 §3, RFC 9449 §7.1): answered with `WWW-Authenticate`.
+    #[error("resource: {0}")]
+    Resource(OAuthError),
     /// The Admin API caller is not authenticated.
     #[error("unauthorized: {0}")]
     Unauthorized(String),

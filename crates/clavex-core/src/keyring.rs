@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use clavex_jose::{Algorithm, SigningKey};
+use clavex_jose::{Algorithm, PublicKey, SigningKey};
 use clavex_store::{KeyStatus, SigningKeyRecord};
 use serde_json::{Value, json};
 
@@ -16,9 +16,20 @@ pub struct OrgKeys {
     pub signing: HashMap<Algorithm, Arc<SigningKey>>,
     /// The public JWKS document served at `/{org}/jwks`.
     pub jwks: Value,
+    /// The same keys, parsed, for verifying tokens this organization issued.
+    pub published: Vec<PublicKey>,
 }
 
 impl OrgKeys {
+    /// A published key (active or retired) that verifies `alg` and has `kid`.
+    pub fn verification_key(&self, kid: Option<&str>, alg: Algorithm) -> Option<PublicKey> {
+        let kid = kid?;
+        self.published
+            .iter()
+            .find(|k| k.kid() == Some(kid) && k.supports(alg))
+            .cloned()
+    }
+
     pub fn signer(&self, alg: Algorithm) -> Result<&Arc<SigningKey>> {
         self.signing.get(&alg).ok_or_else(|| {
             Error::Internal(format!("organization has no active {} key", alg.as_str()))
@@ -63,6 +74,7 @@ pub fn new_key_record(
 pub fn load(master: &MasterKey, records: &[SigningKeyRecord], now: i64) -> Result<OrgKeys> {
     let mut signing = HashMap::new();
     let mut published = Vec::new();
+    let mut parsed = Vec::new();
     for record in records {
         let visible = match record.status {
             KeyStatus::Active => true,
@@ -71,6 +83,11 @@ pub fn load(master: &MasterKey, records: &[SigningKeyRecord], now: i64) -> Resul
         if visible {
             let jwk: Value = serde_json::from_str(&record.public_jwk_json)
                 .map_err(|e| Error::Internal(format!("stored public key {}: {e}", record.kid)))?;
+            parsed.push(
+                PublicKey::from_jwk(&jwk).map_err(|e| {
+                    Error::Internal(format!("stored public key {}: {e}", record.kid))
+                })?,
+            );
             published.push(jwk);
         }
         if record.status == KeyStatus::Active {
@@ -89,5 +106,6 @@ pub fn load(master: &MasterKey, records: &[SigningKeyRecord], now: i64) -> Resul
     Ok(OrgKeys {
         signing,
         jwks: json!({ "keys": published }),
+        published: parsed,
     })
 }

@@ -5,6 +5,7 @@
 //! them to responses in one place.
 
 pub mod admin;
+pub mod authorization;
 pub mod client;
 pub mod client_auth;
 pub mod clock;
@@ -13,13 +14,16 @@ pub mod dpop;
 pub mod engine;
 pub mod error;
 pub mod form;
+pub mod grants;
 pub mod jwks_fetch;
 pub mod keyring;
 pub mod master_key;
 pub mod password;
 pub mod policy;
+pub mod replay;
 pub mod settings;
 pub mod token;
+pub mod userinfo;
 
 pub use engine::{Engine, EngineConfig, OrgContext};
 pub use error::{Error, ErrorCode, OAuthError};

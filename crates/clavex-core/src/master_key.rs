@@ -11,6 +11,8 @@ const FORMAT_V1: u8 = 1;
 
 pub struct MasterKey {
     key: LessSafeKey,
+    /// Kept to derive purpose-specific secrets (CSRF MACs, DPoP nonces) that every node shares.
+    raw: Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -49,7 +51,20 @@ impl MasterKey {
             .map_err(|_| Error::Internal("bad master key length".into()))?;
         Ok(MasterKey {
             key: LessSafeKey::new(unbound),
+            raw: Zeroizing::new(bytes.to_vec()),
         })
+    }
+
+    /// A secret for one purpose, derived with HMAC-SHA256(master, label): the same on every node
+    /// that shares the master key, and independent between labels.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.raw);
+        let tag = aws_lc_rs::hmac::sign(&key, label.as_bytes());
+        let mut out = Zeroizing::new([0u8; 32]);
+        for (dst, src) in out.iter_mut().zip(tag.as_ref()) {
+            *dst = *src;
+        }
+        out
     }
 
     /// A fresh random master key, base64-encoded (for the key file written on first start).

@@ -44,7 +44,32 @@ pub const REGISTRABLE_GRANT_TYPES: [&str; 3] =
     ["authorization_code", "refresh_token", "client_credentials"];
 
 /// Grant types the token endpoint serves today (advertised in discovery).
-pub const SERVED_GRANT_TYPES: [&str; 1] = ["client_credentials"];
+pub const SERVED_GRANT_TYPES: [&str; 3] =
+    ["authorization_code", "refresh_token", "client_credentials"];
+
+/// Claims Clavex can return about a user (ID token and UserInfo).
+pub const SUPPORTED_CLAIMS: [&str; 20] = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "azp",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "email",
+    "email_verified",
+    "birthdate",
+    "locale",
+    "updated_at",
+];
 
 /// Parses an algorithm name and refuses anything outside FAPI's list (`none`, RS256, HS256, ...).
 pub fn fapi_algorithm(name: &str) -> Result<Algorithm, String> {

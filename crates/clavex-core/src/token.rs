@@ -29,10 +29,19 @@ pub struct TokenResponse {
     pub expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl Engine {
     pub async fn token(&self, org_id: &str, request: TokenRequest<'_>) -> Result<TokenResponse> {
+        // A path segment that could never be an organization id is not looked up (a NUL byte, for
+        // one, is not even storable in PostgreSQL text).
+        if crate::admin::check_org_id(org_id).is_err() {
+            return Err(Error::NotFound(format!("organization {org_id}")));
+        }
         let org = self.org(org_id).await?;
         let params = &request.params;
         let grant_type = params
@@ -40,11 +49,8 @@ impl Engine {
             .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
         match grant_type {
             "client_credentials" => self.client_credentials(&org, &request).await,
-            "authorization_code" | "refresh_token" => Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!("grant_type {grant_type} is not yet supported by this server"),
-            )
-            .into()),
+            "authorization_code" => self.authorization_code_grant(&org, &request).await,
+            "refresh_token" => self.refresh_token_grant(&org, &request).await,
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!("grant_type {other} is not supported"),
@@ -118,10 +124,14 @@ impl Engine {
             token_type: "DPoP",
             expires_in: lifetime,
             scope,
+            refresh_token: None,
+            id_token: None,
         })
     }
 
-    /// Records the assertion `jti` and the proof `jti`; either seen before (on any node) is a replay.
+    /// Records the proof `jti`, then the assertion `jti`; either seen before (on any node) is a
+    /// replay. The proof goes first so that a request refused for a replayed proof does not consume
+    /// its assertion (which a client may resend on retry); a proof is made per request anyway.
     async fn record_single_use(
         &self,
         org: &OrgContext,
@@ -130,6 +140,16 @@ impl Engine {
     ) -> Result<()> {
         let now = self.now();
         let org_id = &org.record.id;
+        let dpop_ns = format!("{REPLAY_NS_DPOP}:{org_id}");
+        if !self
+            .store
+            .record_once(&dpop_ns, &proof.replay_id, proof.replay_expires_at, now)
+            .await?
+        {
+            return Err(
+                OAuthError::invalid_dpop_proof("DPoP proof jti has already been used").into(),
+            );
+        }
         let assertion_ns = format!("{REPLAY_NS_ASSERTION}:{org_id}");
         if !self
             .store
@@ -143,16 +163,6 @@ impl Engine {
         {
             return Err(
                 OAuthError::invalid_client("client_assertion jti has already been used").into(),
-            );
-        }
-        let dpop_ns = format!("{REPLAY_NS_DPOP}:{org_id}");
-        if !self
-            .store
-            .record_once(&dpop_ns, &proof.replay_id, proof.replay_expires_at, now)
-            .await?
-        {
-            return Err(
-                OAuthError::invalid_dpop_proof("DPoP proof jti has already been used").into(),
             );
         }
         Ok(())
@@ -171,6 +181,27 @@ impl Engine {
         now: i64,
         lifetime: u64,
     ) -> Result<String> {
+        self.issue_access_token_for_grant(
+            org, subject, client_id, audience, scope, jkt, now, lifetime, None,
+        )
+        .await
+    }
+
+    /// As [`Engine::issue_access_token`], naming the grant (`grant_id`) so that resource checks can
+    /// see whether it has been revoked.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn issue_access_token_for_grant(
+        &self,
+        org: &OrgContext,
+        subject: &str,
+        client_id: &str,
+        audience: &str,
+        scope: Option<&str>,
+        jkt: &str,
+        now: i64,
+        lifetime: u64,
+        grant_id: Option<&str>,
+    ) -> Result<String> {
         let keys = self.org_keys(&org.record.id).await?;
         let signer = keys.signer(Algorithm::Es256)?;
         let mut claims = Map::new();
@@ -188,6 +219,9 @@ impl Engine {
         );
         claims.insert("jti".into(), Value::String(clavex_jose::random_token(16)));
         claims.insert("cnf".into(), json!({ "jkt": jkt }));
+        if let Some(grant_id) = grant_id {
+            claims.insert("grant_id".into(), Value::String(grant_id.to_owned()));
+        }
         signer
             .sign_jwt(Some("at+jwt"), None, true, &Value::Object(claims))
             .map_err(|e| Error::Internal(format!("signing access token: {e}")))

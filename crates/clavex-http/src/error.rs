@@ -44,6 +44,26 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.0 {
             Error::OAuth(err) => body(oauth_status(err.code), err.code.as_str(), &err.description),
+            Error::Resource(err) => {
+                let status = match err.code {
+                    ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+                    ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+                    ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::UNAUTHORIZED,
+                };
+                let quoted = err.description.replace(['"', '\\'], "'");
+                let challenge = format!(
+                    "DPoP error=\"{}\", error_description=\"{quoted}\", algs=\"ES256 PS256 EdDSA\"",
+                    err.code.as_str()
+                );
+                let mut response = body(status, err.code.as_str(), &err.description);
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                response
+            }
             Error::Unauthorized(msg) => {
                 let mut response = body(
                     StatusCode::UNAUTHORIZED,

@@ -1,11 +1,15 @@
-//! The conformance suite every [`Store`] implementation must pass.
+//! The conformance suite every [`Store`] and [`FlowStore`] implementation must pass.
 //!
-//! [`run_all`] runs every check and panics with the first failure, like a test; [`check_all`] and
-//! the individual `check_*` functions return the failure instead. Every check makes its own
-//! organizations, namespaces and token hashes from [`unique_suffix`], so the suite can run again
-//! and again against the same database, and alongside itself. Two checks do touch rows that are
-//! not their own: `delete_admin_tokens(None)` removes every server-level admin token, and the purge
-//! methods remove whatever expired before the (fixed, long past) instants the suite uses.
+//! [`run_all`] runs every [`Store`] check and panics with the first failure, like a test;
+//! [`check_all`] and the individual `check_*` functions return the failure instead. [`run_flow_all`]
+//! and [`check_flow_all`] do the same for the [`FlowStore`] checks (`check_flow_*`), which take a
+//! [`StoreWithFlow`]: they need organizations to own what they store. Every check makes its own
+//! organizations, namespaces, keys and token hashes from [`unique_suffix`], so the suite can run
+//! again and again against the same database, and alongside itself. Some checks do touch rows that
+//! are not their own: `delete_admin_tokens(None)` removes every server-level admin token, and the
+//! purge methods remove whatever expired (or, for artifacts, whatever is past `retain_until`)
+//! before the (fixed, long past) instants the suite uses. Every other artifact the suite stores is
+//! retained well past those instants, so one run's purge cannot pull rows from under another run.
 //!
 //! The module is compiled into the library (so other crates' tests can run it against their own
 //! stores) and uses nothing beyond the crate's own dependencies.
@@ -19,15 +23,23 @@ use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{
-    AdminTokenRecord, ClientRecord, KeyStatus, OrganizationRecord, SigningKeyRecord, Store,
-    StoreError, StoreResult, UnixSeconds, UserRecord,
+    AdminTokenRecord, ArtifactKind, ArtifactRecord, ClientRecord, ConsentRecord, Consumed,
+    FlowStore, GrantRecord, KeyStatus, OrganizationRecord, SigningKeyRecord, Store, StoreError,
+    StoreResult, UnixSeconds, UserRecord,
 };
 
 /// The "current time" of the suite: fixed, so that runs never depend on the clock.
 const NOW: UnixSeconds = 1_700_000_000;
 
-/// How many `record_once` calls race on one key.
+/// How many `record_once` (or `consume_artifact`) calls race on one key.
 const RACERS: usize = 16;
+
+/// `retain_until` of every artifact the suite stores outside [`check_flow_purge_artifacts`]: far
+/// beyond [`PURGE_AT`], so that a purge by a concurrent run never removes them.
+const RETAIN: UnixSeconds = NOW + 86_400;
+
+/// The one instant [`check_flow_purge_artifacts`] purges at.
+const PURGE_AT: UnixSeconds = NOW + 11;
 
 /// A failed check: where and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1234,4 +1246,1196 @@ pub async fn check_record_once_across(stores: &[&dyn Store]) -> CheckResult {
     let wins = race(stores, &ns, "race", NOW + 200, NOW + 61).await?;
     ensure_eq(wins, 1, "racing on an expired id: exactly one true")?;
     Ok(())
+}
+
+// Flow storage (`FlowStore`).
+
+/// What the flow checks run against: a store with both repositories, since every artifact, grant
+/// and consent belongs to an organization, which only [`Store`] can create. Implemented for every
+/// type that implements both, so `&SqliteStore` and `&PgStore` coerce to `&dyn StoreWithFlow`.
+pub trait StoreWithFlow: Store + FlowStore {}
+
+impl<T: Store + FlowStore + ?Sized> StoreWithFlow for T {}
+
+/// Every artifact kind; a new kind must be added here to be covered.
+const ALL_KINDS: [ArtifactKind; 5] = [
+    ArtifactKind::PushedRequest,
+    ArtifactKind::AuthorizationCode,
+    ArtifactKind::RefreshToken,
+    ArtifactKind::Session,
+    ArtifactKind::Interaction,
+];
+
+/// A binary id hash unique to `tag` and `sfx`, with bytes no text encoding would carry intact.
+fn id_hash(tag: &str, sfx: &str) -> Vec<u8> {
+    let mut h = vec![0u8, 255, 128, 1, 254, 0];
+    h.extend_from_slice(format!("{tag}-{sfx}").as_bytes());
+    h
+}
+
+/// An unused artifact, valid for 60 s from `NOW`, retained until [`RETAIN`].
+fn artifact(
+    kind: ArtifactKind,
+    id_hash: Vec<u8>,
+    org_id: &str,
+    grant_id: Option<&str>,
+) -> ArtifactRecord {
+    ArtifactRecord {
+        kind,
+        id_hash,
+        org_id: org_id.to_owned(),
+        client_id: Some("client-ü".to_owned()),
+        grant_id: grant_id.map(str::to_owned),
+        payload_json: format!(
+            r#"{{"kind":"{}","redirect_uri":"https://rp.example/cb?x=1&y=ü","n":null}}"#,
+            kind.as_str()
+        ),
+        created_at: NOW,
+        expires_at: NOW + 60,
+        retain_until: RETAIN,
+        used_at: None,
+    }
+}
+
+fn grant(org_id: &str, grant_id: &str, user_id: Option<&str>) -> GrantRecord {
+    GrantRecord {
+        grant_id: grant_id.to_owned(),
+        org_id: org_id.to_owned(),
+        client_id: "client-1".to_owned(),
+        user_id: user_id.map(str::to_owned),
+        payload_json: r#"{"scope":"openid profile","auth_time":1700000000,"acr":"urn:x"}"#
+            .to_owned(),
+        created_at: NOW,
+        expires_at: NOW + 3600,
+        revoked_at: None,
+    }
+}
+
+fn consent(org_id: &str, user_id: &str, client_id: &str, scope: &str) -> ConsentRecord {
+    ConsentRecord {
+        org_id: org_id.to_owned(),
+        user_id: user_id.to_owned(),
+        client_id: client_id.to_owned(),
+        scope: scope.to_owned(),
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+/// `artifact` as `consume_artifact` returns it when it wins at `now`.
+fn used(artifact: &ArtifactRecord, now: UnixSeconds) -> ArtifactRecord {
+    ArtifactRecord {
+        used_at: Some(now),
+        ..artifact.clone()
+    }
+}
+
+/// Runs every flow check; panics with the first failure. This is the entry point for tests.
+#[allow(clippy::panic)] // A test harness: failing loudly is its purpose.
+pub async fn run_flow_all(store: &dyn StoreWithFlow) {
+    if let Err(failure) = check_flow_all(store).await {
+        panic!("flow store conformance failed at {failure}");
+    }
+}
+
+/// Runs every flow check; returns the first failure.
+pub async fn check_flow_all(store: &dyn StoreWithFlow) -> CheckResult {
+    check_flow_artifacts(store).await?;
+    check_flow_consume(store).await?;
+    check_flow_consume_concurrent(store).await?;
+    check_flow_purge_artifacts(store).await?;
+    check_flow_grants(store).await?;
+    check_flow_consents(store).await?;
+    check_flow_counters(store).await?;
+    check_flow_delete_organization_cascades(store).await?;
+    Ok(())
+}
+
+/// Insert / get / delete of artifacts: every field of every kind round-trips, `(kind, id_hash)` is
+/// the key, duplicates conflict, an unknown organization is refused.
+pub async fn check_flow_artifacts(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let org_rec = org(&format!("conf-art-{sfx}"));
+    ok(store.insert_organization(&org_rec).await, "insert org")?;
+    let o = org_rec.id.as_str();
+
+    // Every kind, with every optional field both set and unset.
+    let mut stored = Vec::new();
+    for (i, kind) in ALL_KINDS.into_iter().enumerate() {
+        let full = ArtifactRecord {
+            created_at: NOW - 7,
+            expires_at: NOW + 120,
+            retain_until: RETAIN + 5,
+            used_at: Some(NOW - 3),
+            ..artifact(
+                kind,
+                id_hash(&format!("full-{i}"), &sfx),
+                o,
+                Some("grant-ü"),
+            )
+        };
+        let bare = ArtifactRecord {
+            client_id: None,
+            grant_id: None,
+            payload_json: String::new(),
+            ..artifact(kind, id_hash(&format!("bare-{i}"), &sfx), o, None)
+        };
+        for a in [full, bare] {
+            ok(store.insert_artifact(&a).await, "insert artifact")?;
+            stored.push(a);
+        }
+    }
+    for a in &stored {
+        ensure_eq(
+            ok(store.get_artifact(a.kind, &a.id_hash).await, "get artifact")?,
+            Some(a.clone()),
+            "artifact round-trips, every field",
+        )?;
+    }
+
+    ensure_eq(
+        ok(
+            store
+                .get_artifact(ArtifactKind::AuthorizationCode, &id_hash("never", &sfx))
+                .await,
+            "get missing artifact",
+        )?,
+        None,
+        "a missing artifact is absent",
+    )?;
+
+    // The kind is part of the key: the same hash under another kind is another artifact.
+    let code = artifact(
+        ArtifactKind::AuthorizationCode,
+        id_hash("shared-hash", &sfx),
+        o,
+        Some("g"),
+    );
+    ensure_eq(
+        ok(
+            store
+                .get_artifact(ArtifactKind::PushedRequest, &code.id_hash)
+                .await,
+            "get under another kind",
+        )?,
+        None,
+        "nothing under another kind before insert",
+    )?;
+    ok(store.insert_artifact(&code).await, "insert code")?;
+    ensure_eq(
+        ok(
+            store
+                .get_artifact(ArtifactKind::PushedRequest, &code.id_hash)
+                .await,
+            "get under another kind",
+        )?,
+        None,
+        "a code is not found as a pushed request",
+    )?;
+    let par = ArtifactRecord {
+        payload_json: r#"{"par":true}"#.to_owned(),
+        ..artifact(ArtifactKind::PushedRequest, code.id_hash.clone(), o, None)
+    };
+    ok(
+        store.insert_artifact(&par).await,
+        "insert the same hash under another kind",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(code.kind, &code.id_hash).await,
+            "get code",
+        )?,
+        Some(code.clone()),
+        "code unchanged",
+    )?;
+    ensure_eq(
+        ok(store.get_artifact(par.kind, &par.id_hash).await, "get par")?,
+        Some(par.clone()),
+        "pushed request with the same hash round-trips",
+    )?;
+
+    // Duplicates conflict and leave the original alone.
+    let duplicate = ArtifactRecord {
+        payload_json: r#"{"impostor":true}"#.to_owned(),
+        expires_at: NOW + 9999,
+        ..code.clone()
+    };
+    conflict(
+        store.insert_artifact(&duplicate).await,
+        "insert duplicate artifact",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(code.kind, &code.id_hash).await,
+            "get code",
+        )?,
+        Some(code.clone()),
+        "a refused duplicate leaves the original",
+    )?;
+    refused(
+        store
+            .insert_artifact(&artifact(
+                ArtifactKind::Session,
+                id_hash("orphan", &sfx),
+                &format!("conf-art-missing-{sfx}"),
+                None,
+            ))
+            .await,
+        "insert artifact of a missing org",
+    )?;
+
+    // Delete: true once, then false; the same hash under the other kind stays.
+    ensure(
+        ok(
+            store.delete_artifact(code.kind, &code.id_hash).await,
+            "delete code",
+        )?,
+        "delete_artifact reports an existing artifact",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(code.kind, &code.id_hash).await,
+            "get code",
+        )?,
+        None,
+        "deleted artifact is gone",
+    )?;
+    ensure(
+        !ok(
+            store.delete_artifact(code.kind, &code.id_hash).await,
+            "delete code twice",
+        )?,
+        "delete_artifact reports a missing artifact",
+    )?;
+    ensure_eq(
+        ok(store.get_artifact(par.kind, &par.id_hash).await, "get par")?,
+        Some(par.clone()),
+        "deleting under one kind leaves the other kind",
+    )?;
+    ensure(
+        !ok(
+            store
+                .delete_artifact(ArtifactKind::RefreshToken, &par.id_hash)
+                .await,
+            "delete under a kind never stored",
+        )?,
+        "delete_artifact matches the kind",
+    )?;
+    ensure_eq(
+        ok(
+            store.consume_artifact(code.kind, &code.id_hash, NOW).await,
+            "consume deleted",
+        )?,
+        Consumed::Missing,
+        "a deleted artifact cannot be consumed",
+    )?;
+
+    ok(store.delete_organization(o).await, "delete org")
+}
+
+/// `consume_artifact`: fresh once, then already used; expired stays unused; missing; per kind.
+pub async fn check_flow_consume(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let org_rec = org(&format!("conf-use-{sfx}"));
+    ok(store.insert_organization(&org_rec).await, "insert org")?;
+    let o = org_rec.id.as_str();
+
+    // Fresh, then AlreadyUsed showing when; the record is the stored one with used_at set.
+    let code = artifact(
+        ArtifactKind::AuthorizationCode,
+        id_hash("code", &sfx),
+        o,
+        Some("g-1"),
+    );
+    ok(store.insert_artifact(&code).await, "insert code")?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(code.kind, &code.id_hash, NOW + 5)
+                .await,
+            "consume",
+        )?,
+        Consumed::Fresh(used(&code, NOW + 5)),
+        "first consumption is Fresh and returns the artifact with used_at = now",
+    )?;
+    ensure_eq(
+        ok(store.get_artifact(code.kind, &code.id_hash).await, "get")?,
+        Some(used(&code, NOW + 5)),
+        "a consumed artifact records used_at",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(code.kind, &code.id_hash, NOW + 6)
+                .await,
+            "consume again",
+        )?,
+        Consumed::AlreadyUsed(used(&code, NOW + 5)),
+        "second consumption is AlreadyUsed, with the first used_at",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(code.kind, &code.id_hash, NOW + 500)
+                .await,
+            "consume after expiry",
+        )?,
+        Consumed::AlreadyUsed(used(&code, NOW + 5)),
+        "a used artifact stays AlreadyUsed after it expires",
+    )?;
+
+    // Expired: at and after expires_at; it stays unused, so it is not consumed by asking.
+    let par = artifact(ArtifactKind::PushedRequest, id_hash("par", &sfx), o, None);
+    ok(store.insert_artifact(&par).await, "insert par")?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(par.kind, &par.id_hash, par.expires_at)
+                .await,
+            "consume at expires_at",
+        )?,
+        Consumed::Expired(par.clone()),
+        "at expires_at the artifact is Expired",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(par.kind, &par.id_hash, par.expires_at + 1000)
+                .await,
+            "consume after expires_at",
+        )?,
+        Consumed::Expired(par.clone()),
+        "after expires_at the artifact is Expired",
+    )?;
+    ensure_eq(
+        ok(store.get_artifact(par.kind, &par.id_hash).await, "get par")?,
+        Some(par.clone()),
+        "an Expired report leaves the artifact unused",
+    )?;
+    // The store judges expiry only by the `now` it is given.
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(par.kind, &par.id_hash, par.expires_at - 1)
+                .await,
+            "consume just before expires_at",
+        )?,
+        Consumed::Fresh(used(&par, par.expires_at - 1)),
+        "one second before expires_at the artifact is Fresh",
+    )?;
+
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(ArtifactKind::RefreshToken, &id_hash("never", &sfx), NOW)
+                .await,
+            "consume missing",
+        )?,
+        Consumed::Missing,
+        "a never-issued artifact is Missing",
+    )?;
+
+    // The kind is part of the key: consuming one leaves the other unused.
+    let shared = id_hash("shared", &sfx);
+    let session = artifact(ArtifactKind::Session, shared.clone(), o, None);
+    let interaction = artifact(ArtifactKind::Interaction, shared.clone(), o, None);
+    ensure_eq(
+        ok(
+            store.consume_artifact(session.kind, &shared, NOW).await,
+            "consume before insert",
+        )?,
+        Consumed::Missing,
+        "Missing before insert",
+    )?;
+    ok(store.insert_artifact(&session).await, "insert session")?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(ArtifactKind::AuthorizationCode, &shared, NOW)
+                .await,
+            "consume under another kind",
+        )?,
+        Consumed::Missing,
+        "a session cannot be consumed as a code",
+    )?;
+    ok(
+        store.insert_artifact(&interaction).await,
+        "insert interaction",
+    )?;
+    ensure_eq(
+        ok(
+            store.consume_artifact(session.kind, &shared, NOW + 1).await,
+            "consume session",
+        )?,
+        Consumed::Fresh(used(&session, NOW + 1)),
+        "session consumed",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(interaction.kind, &shared).await,
+            "get interaction",
+        )?,
+        Some(interaction.clone()),
+        "the same hash under another kind is still unused",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(interaction.kind, &shared, NOW + 2)
+                .await,
+            "consume interaction",
+        )?,
+        Consumed::Fresh(used(&interaction, NOW + 2)),
+        "the same hash under another kind is consumed on its own",
+    )?;
+
+    // An artifact stored as already used is never Fresh.
+    let pre_used = ArtifactRecord {
+        used_at: Some(NOW - 1),
+        ..artifact(
+            ArtifactKind::RefreshToken,
+            id_hash("pre-used", &sfx),
+            o,
+            None,
+        )
+    };
+    ok(store.insert_artifact(&pre_used).await, "insert used")?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(pre_used.kind, &pre_used.id_hash, NOW)
+                .await,
+            "consume stored-as-used",
+        )?,
+        Consumed::AlreadyUsed(pre_used.clone()),
+        "an artifact inserted with used_at is AlreadyUsed",
+    )?;
+
+    ok(store.delete_organization(o).await, "delete org")
+}
+
+pub async fn check_flow_consume_concurrent(store: &dyn StoreWithFlow) -> CheckResult {
+    check_consume_across(&[store]).await
+}
+
+/// Sorts the outcomes of `RACERS` concurrent consumptions of `(kind, id_hash)` spread over
+/// `stores`, racer `i` at `now + i`: `(fresh, already used, expired, missing)`.
+async fn race_consume(
+    stores: &[&dyn StoreWithFlow],
+    kind: ArtifactKind,
+    id_hash: &[u8],
+    now: UnixSeconds,
+) -> CheckResult<(Vec<ArtifactRecord>, Vec<ArtifactRecord>, usize, usize)> {
+    let calls = (0..RACERS)
+        .filter_map(|i| stores.get(i % stores.len().max(1)).map(|s| (i, s)))
+        .map(|(i, store)| {
+            let offset = UnixSeconds::try_from(i).unwrap_or_default();
+            store.consume_artifact(kind, id_hash, now + offset)
+        })
+        .collect();
+    let (mut fresh, mut already, mut expired, mut missing) = (Vec::new(), Vec::new(), 0, 0);
+    for result in join_all(calls).await {
+        match ok(result, "concurrent consume_artifact")? {
+            Consumed::Fresh(a) => fresh.push(a),
+            Consumed::AlreadyUsed(a) => already.push(a),
+            Consumed::Expired(_) => expired += 1,
+            Consumed::Missing => missing += 1,
+        }
+    }
+    Ok((fresh, already, expired, missing))
+}
+
+/// `consume_artifact` across several stores on one database (several nodes): an artifact stored
+/// through one is seen and consumed through the others, consumed through one it is AlreadyUsed
+/// through the others, and of racing consumers exactly one gets `Fresh`.
+pub async fn check_consume_across(stores: &[&dyn StoreWithFlow]) -> CheckResult {
+    let Some(first) = stores.first() else {
+        return Err(fail("at least one store".to_owned()));
+    };
+    let sfx = unique_suffix();
+    let org_rec = org(&format!("conf-race-art-{sfx}"));
+    ok(first.insert_organization(&org_rec).await, "insert org")?;
+    let o = org_rec.id.as_str();
+
+    for (i, issuer) in stores.iter().enumerate() {
+        let code = artifact(
+            ArtifactKind::AuthorizationCode,
+            id_hash(&format!("seen-{i}"), &sfx),
+            o,
+            Some("g"),
+        );
+        ok(issuer.insert_artifact(&code).await, "insert code")?;
+        for other in stores {
+            ensure_eq(
+                ok(other.get_artifact(code.kind, &code.id_hash).await, "get")?,
+                Some(code.clone()),
+                "an artifact stored through one store is seen through every store",
+            )?;
+        }
+        let redeemer = stores.get((i + 1) % stores.len()).unwrap_or(issuer);
+        ensure_eq(
+            ok(
+                redeemer
+                    .consume_artifact(code.kind, &code.id_hash, NOW)
+                    .await,
+                "consume",
+            )?,
+            Consumed::Fresh(used(&code, NOW)),
+            "consumed through another store than the one that stored it",
+        )?;
+        for other in stores {
+            ensure_eq(
+                ok(
+                    other
+                        .consume_artifact(code.kind, &code.id_hash, NOW + 1)
+                        .await,
+                    "replay",
+                )?,
+                Consumed::AlreadyUsed(used(&code, NOW)),
+                "a replay through any store is AlreadyUsed",
+            )?;
+        }
+    }
+
+    // A live artifact: exactly one winner; every loser sees the winner's used_at.
+    let raced = artifact(
+        ArtifactKind::AuthorizationCode,
+        id_hash("race", &sfx),
+        o,
+        Some("g"),
+    );
+    ok(first.insert_artifact(&raced).await, "insert raced code")?;
+    let (fresh, already, expired, missing) =
+        race_consume(stores, raced.kind, &raced.id_hash, NOW).await?;
+    ensure_eq(
+        fresh.len(),
+        1,
+        "racing on a live artifact: exactly one Fresh",
+    )?;
+    ensure_eq(
+        (already.len(), expired, missing),
+        (RACERS - 1, 0, 0),
+        "racing on a live artifact: every other racer gets AlreadyUsed",
+    )?;
+    let winner_used_at = fresh.first().and_then(|a| a.used_at);
+    ensure(winner_used_at.is_some(), "the Fresh record carries used_at")?;
+    ensure(
+        already.iter().all(|a| a.used_at == winner_used_at),
+        "every AlreadyUsed record shows the winner's used_at",
+    )?;
+    ensure_eq(
+        ok(first.get_artifact(raced.kind, &raced.id_hash).await, "get")?.and_then(|a| a.used_at),
+        winner_used_at,
+        "the stored used_at is the winner's",
+    )?;
+
+    // An expired artifact: nobody wins, and it stays unused.
+    let stale = artifact(ArtifactKind::PushedRequest, id_hash("stale", &sfx), o, None);
+    ok(first.insert_artifact(&stale).await, "insert stale")?;
+    let (fresh, already, expired, missing) =
+        race_consume(stores, stale.kind, &stale.id_hash, stale.expires_at).await?;
+    ensure_eq(
+        (fresh.len(), already.len(), expired, missing),
+        (0, 0, RACERS, 0),
+        "racing on an expired artifact: every racer gets Expired",
+    )?;
+    ensure_eq(
+        ok(first.get_artifact(stale.kind, &stale.id_hash).await, "get")?,
+        Some(stale.clone()),
+        "an expired artifact stays unused",
+    )?;
+
+    ok(first.delete_organization(o).await, "delete org")
+}
+
+/// `purge_artifacts(now)` deletes what is past `retain_until` (strictly before `now`) and keeps the
+/// rest, including expired or used artifacts still retained, which are still recognised.
+pub async fn check_flow_purge_artifacts(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let org_rec = org(&format!("conf-purge-art-{sfx}"));
+    ok(store.insert_organization(&org_rec).await, "insert org")?;
+    let o = org_rec.id.as_str();
+
+    let short = |tag: &str, kind: ArtifactKind, retain_until: UnixSeconds| ArtifactRecord {
+        expires_at: NOW + 5,
+        retain_until,
+        ..artifact(kind, id_hash(tag, &sfx), o, None)
+    };
+    // Past retain_until at PURGE_AT: purged.
+    let gone = short("gone", ArtifactKind::PushedRequest, PURGE_AT - 1);
+    // Expired, unused, retained: survives, reports Expired.
+    let expired = short("expired", ArtifactKind::PushedRequest, PURGE_AT + 9);
+    // Used, expired, retained: survives, reports AlreadyUsed.
+    let consumed = short("consumed", ArtifactKind::AuthorizationCode, PURGE_AT + 9);
+    // retain_until exactly PURGE_AT: survives (strictly before `now` is purged).
+    let edge = short("edge", ArtifactKind::Session, PURGE_AT);
+    // Unexpired: survives and is still consumable.
+    let live = artifact(ArtifactKind::RefreshToken, id_hash("live", &sfx), o, None);
+    for a in [&gone, &expired, &consumed, &edge, &live] {
+        ok(store.insert_artifact(a).await, "insert artifact")?;
+    }
+    ensure(
+        matches!(
+            ok(
+                store
+                    .consume_artifact(consumed.kind, &consumed.id_hash, NOW)
+                    .await,
+                "consume",
+            )?,
+            Consumed::Fresh(_)
+        ),
+        "consumed before the purge",
+    )?;
+
+    let purged = ok(store.purge_artifacts(PURGE_AT).await, "purge artifacts")?;
+    ensure(purged >= 1, "purge_artifacts counts the purged artifact")?;
+
+    ensure_eq(
+        ok(store.get_artifact(gone.kind, &gone.id_hash).await, "get")?,
+        None,
+        "an artifact past retain_until is purged",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(gone.kind, &gone.id_hash, PURGE_AT + 1)
+                .await,
+            "consume purged",
+        )?,
+        Consumed::Missing,
+        "a purged artifact is Missing",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(expired.kind, &expired.id_hash, PURGE_AT + 1)
+                .await,
+            "consume expired",
+        )?,
+        Consumed::Expired(expired.clone()),
+        "an expired but retained artifact survives and reports Expired",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(consumed.kind, &consumed.id_hash, PURGE_AT + 1)
+                .await,
+            "consume used",
+        )?,
+        Consumed::AlreadyUsed(used(&consumed, NOW)),
+        "a used, expired but retained artifact survives and reports AlreadyUsed",
+    )?;
+    ensure_eq(
+        ok(store.get_artifact(edge.kind, &edge.id_hash).await, "get")?,
+        Some(edge.clone()),
+        "an artifact is retained at exactly retain_until",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(live.kind, &live.id_hash, PURGE_AT)
+                .await,
+            "consume live",
+        )?,
+        Consumed::Fresh(used(&live, PURGE_AT)),
+        "an unexpired artifact survives the purge",
+    )?;
+
+    ok(store.delete_organization(o).await, "delete org")
+}
+
+/// Grants: round trip, conflict, revoke once, and revocation deletes exactly the grant's artifacts.
+pub async fn check_flow_grants(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let org_a = org(&format!("conf-grant-a-{sfx}"));
+    let org_b = org(&format!("conf-grant-b-{sfx}"));
+    ok(store.insert_organization(&org_a).await, "insert org a")?;
+    ok(store.insert_organization(&org_b).await, "insert org b")?;
+    let (a, b) = (org_a.id.as_str(), org_b.id.as_str());
+
+    let g1 = grant(a, "grant-1", Some("user-ü"));
+    let g2 = GrantRecord {
+        client_id: "client-2".to_owned(),
+        payload_json: "{}".to_owned(),
+        created_at: NOW + 1,
+        expires_at: NOW + 2,
+        ..grant(a, "grant-2", None)
+    };
+    let pre_revoked = GrantRecord {
+        revoked_at: Some(NOW - 10),
+        ..grant(a, "grant-3", Some("u"))
+    };
+    // The same grant id in another organization is another grant.
+    let b1 = grant(b, "grant-1", Some("user-ü"));
+    for g in [&g1, &g2, &pre_revoked, &b1] {
+        ok(store.insert_grant(g).await, "insert grant")?;
+    }
+    for g in [&g1, &g2, &pre_revoked, &b1] {
+        ensure_eq(
+            ok(store.get_grant(&g.org_id, &g.grant_id).await, "get grant")?,
+            Some(g.clone()),
+            "grant round-trips, every field",
+        )?;
+    }
+    ensure_eq(
+        ok(store.get_grant(a, "grant-missing").await, "get missing")?,
+        None,
+        "a missing grant is absent",
+    )?;
+    conflict(
+        store
+            .insert_grant(&GrantRecord {
+                payload_json: r#"{"impostor":true}"#.to_owned(),
+                ..g1.clone()
+            })
+            .await,
+        "insert duplicate grant",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(a, "grant-1").await, "get grant")?,
+        Some(g1.clone()),
+        "a refused duplicate leaves the original",
+    )?;
+    refused(
+        store
+            .insert_grant(&grant(&format!("conf-grant-missing-{sfx}"), "g", None))
+            .await,
+        "insert grant of a missing org",
+    )?;
+
+    // Artifacts of grant-1 (a code, already used, and a refresh token), of grant-2, of the same
+    // grant id in org b, and without a grant.
+    let g1_code = ArtifactRecord {
+        used_at: Some(NOW),
+        ..artifact(
+            ArtifactKind::AuthorizationCode,
+            id_hash("g1-code", &sfx),
+            a,
+            Some("grant-1"),
+        )
+    };
+    let g1_refresh = artifact(
+        ArtifactKind::RefreshToken,
+        id_hash("g1-refresh", &sfx),
+        a,
+        Some("grant-1"),
+    );
+    let g2_refresh = artifact(
+        ArtifactKind::RefreshToken,
+        id_hash("g2-refresh", &sfx),
+        a,
+        Some("grant-2"),
+    );
+    let b1_refresh = artifact(
+        ArtifactKind::RefreshToken,
+        id_hash("b1-refresh", &sfx),
+        b,
+        Some("grant-1"),
+    );
+    let session = artifact(ArtifactKind::Session, id_hash("session", &sfx), a, None);
+    for art in [&g1_code, &g1_refresh, &g2_refresh, &b1_refresh, &session] {
+        ok(store.insert_artifact(art).await, "insert artifact")?;
+    }
+
+    ensure(
+        ok(store.revoke_grant(a, "grant-1", NOW + 100).await, "revoke")?,
+        "the first revocation reports true",
+    )?;
+    let g1_revoked = GrantRecord {
+        revoked_at: Some(NOW + 100),
+        ..g1.clone()
+    };
+    ensure_eq(
+        ok(store.get_grant(a, "grant-1").await, "get revoked")?,
+        Some(g1_revoked.clone()),
+        "revoke_grant sets revoked_at and nothing else",
+    )?;
+    for art in [&g1_code, &g1_refresh] {
+        ensure_eq(
+            ok(store.get_artifact(art.kind, &art.id_hash).await, "get")?,
+            None,
+            "revoking a grant deletes its artifacts",
+        )?;
+    }
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact(g1_refresh.kind, &g1_refresh.id_hash, NOW + 101)
+                .await,
+            "consume revoked",
+        )?,
+        Consumed::Missing,
+        "a revoked grant's refresh token is Missing",
+    )?;
+    for art in [&g2_refresh, &b1_refresh, &session] {
+        ensure_eq(
+            ok(store.get_artifact(art.kind, &art.id_hash).await, "get")?,
+            Some(art.clone()),
+            "revoking a grant keeps other grants' (and other orgs') artifacts",
+        )?;
+    }
+    ensure_eq(
+        ok(store.get_grant(b, "grant-1").await, "get org b grant")?,
+        Some(b1.clone()),
+        "revocation is scoped to the organization",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(a, "grant-2").await, "get grant-2")?,
+        Some(g2.clone()),
+        "revocation leaves other grants alone",
+    )?;
+
+    // Revoking again: false, the first revoked_at stays, and a straggler artifact still goes.
+    let straggler = artifact(
+        ArtifactKind::RefreshToken,
+        id_hash("straggler", &sfx),
+        a,
+        Some("grant-1"),
+    );
+    ok(store.insert_artifact(&straggler).await, "insert straggler")?;
+    ensure(
+        !ok(
+            store.revoke_grant(a, "grant-1", NOW + 200).await,
+            "revoke twice",
+        )?,
+        "a second revocation reports false",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(a, "grant-1").await, "get revoked")?,
+        Some(g1_revoked),
+        "a second revocation keeps the first revoked_at",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(straggler.kind, &straggler.id_hash).await,
+            "get straggler",
+        )?,
+        None,
+        "revoking a revoked grant still deletes its artifacts",
+    )?;
+    ensure(
+        !ok(
+            store.revoke_grant(a, "grant-3", NOW + 200).await,
+            "revoke stored-as-revoked",
+        )?,
+        "a grant stored as revoked is not revoked again",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(a, "grant-3").await, "get grant-3")?,
+        Some(pre_revoked),
+        "a grant stored as revoked keeps its revoked_at",
+    )?;
+    ensure(
+        !ok(
+            store.revoke_grant(a, "grant-missing", NOW).await,
+            "revoke missing",
+        )?,
+        "revoking a missing grant reports false",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(a, "grant-missing").await, "get missing")?,
+        None,
+        "revoking a missing grant creates nothing",
+    )?;
+
+    ok(store.delete_organization(a).await, "delete org a")?;
+    ok(store.delete_organization(b).await, "delete org b")
+}
+
+/// Consents: upsert inserts, then replaces scope and updated_at and keeps created_at.
+pub async fn check_flow_consents(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let org_a = org(&format!("conf-consent-a-{sfx}"));
+    let org_b = org(&format!("conf-consent-b-{sfx}"));
+    ok(store.insert_organization(&org_a).await, "insert org a")?;
+    ok(store.insert_organization(&org_b).await, "insert org b")?;
+    let (a, b) = (org_a.id.as_str(), org_b.id.as_str());
+
+    ensure_eq(
+        ok(store.get_consent(a, "u", "c").await, "get before upsert")?,
+        None,
+        "no consent before upsert",
+    )?;
+    let first = consent(a, "u", "c", "openid profile");
+    ok(store.upsert_consent(&first).await, "upsert")?;
+    ensure_eq(
+        ok(store.get_consent(a, "u", "c").await, "get")?,
+        Some(first.clone()),
+        "consent round-trips",
+    )?;
+
+    // Neighbours differing in one key part each.
+    let other_client = consent(a, "u", "c2", "openid");
+    let other_user = consent(a, "u2", "c", "openid email");
+    let other_org = consent(b, "u", "c", "openid address");
+    for c in [&other_client, &other_user, &other_org] {
+        ok(store.upsert_consent(c).await, "upsert neighbour")?;
+    }
+
+    let second = ConsentRecord {
+        scope: "openid profile email offline_access".to_owned(),
+        created_at: NOW + 50,
+        updated_at: NOW + 60,
+        ..first.clone()
+    };
+    ok(store.upsert_consent(&second).await, "upsert again")?;
+    ensure_eq(
+        ok(store.get_consent(a, "u", "c").await, "get")?,
+        Some(ConsentRecord {
+            created_at: first.created_at,
+            ..second.clone()
+        }),
+        "a second upsert replaces scope and updated_at, keeps created_at",
+    )?;
+    for c in [&other_client, &other_user, &other_org] {
+        ensure_eq(
+            ok(
+                store.get_consent(&c.org_id, &c.user_id, &c.client_id).await,
+                "get neighbour",
+            )?,
+            Some(c.clone()),
+            "an upsert touches only its own (org, user, client)",
+        )?;
+    }
+    refused(
+        store
+            .upsert_consent(&consent(
+                &format!("conf-consent-missing-{sfx}"),
+                "u",
+                "c",
+                "x",
+            ))
+            .await,
+        "upsert consent of a missing org",
+    )?;
+
+    ensure(
+        ok(store.delete_consent(a, "u", "c").await, "delete")?,
+        "delete_consent reports an existing consent",
+    )?;
+    ensure_eq(
+        ok(store.get_consent(a, "u", "c").await, "get deleted")?,
+        None,
+        "deleted consent is gone",
+    )?;
+    ensure(
+        !ok(store.delete_consent(a, "u", "c").await, "delete twice")?,
+        "delete_consent reports a missing consent",
+    )?;
+    for c in [&other_client, &other_user, &other_org] {
+        ensure_eq(
+            ok(
+                store.get_consent(&c.org_id, &c.user_id, &c.client_id).await,
+                "get neighbour",
+            )?,
+            Some(c.clone()),
+            "a delete touches only its own (org, user, client)",
+        )?;
+    }
+    // After a delete, an upsert starts afresh (a new created_at).
+    let again = ConsentRecord {
+        created_at: NOW + 70,
+        updated_at: NOW + 70,
+        ..first.clone()
+    };
+    ok(store.upsert_consent(&again).await, "upsert after delete")?;
+    ensure_eq(
+        ok(store.get_consent(a, "u", "c").await, "get")?,
+        Some(again),
+        "an upsert after a delete inserts anew",
+    )?;
+
+    ok(store.delete_organization(a).await, "delete org a")?;
+    ok(store.delete_organization(b).await, "delete org b")
+}
+
+/// Counters: count within a window, restart in a newer one, read 0 for an older or absent one.
+pub async fn check_flow_counters(store: &dyn StoreWithFlow) -> CheckResult {
+    let key = format!("conf-counter-{}", unique_suffix());
+    let other = format!("{key}-other");
+    let w1 = NOW;
+    let w2 = NOW + 300;
+
+    ensure_eq(
+        ok(store.read_counter(&key, w1).await, "read absent")?,
+        0,
+        "an absent counter reads 0",
+    )?;
+    for want in 1..=3 {
+        ensure_eq(
+            ok(store.bump_counter(&key, w1, w1 + want).await, "bump")?,
+            want,
+            "bump_counter counts 1, 2, 3 within a window",
+        )?;
+    }
+    ensure_eq(
+        ok(store.read_counter(&key, w1).await, "read")?,
+        3,
+        "read_counter reads the window's count",
+    )?;
+    ensure_eq(
+        ok(store.read_counter(&key, w2).await, "read newer window")?,
+        0,
+        "a counter of an older window reads 0",
+    )?;
+    ensure_eq(
+        ok(store.bump_counter(&other, w1, w1).await, "bump other")?,
+        1,
+        "counters are per key",
+    )?;
+
+    ensure_eq(
+        ok(store.bump_counter(&key, w2, w2).await, "bump newer window")?,
+        1,
+        "a newer window restarts at 1",
+    )?;
+    ensure_eq(
+        ok(store.bump_counter(&key, w2, w2 + 1).await, "bump")?,
+        2,
+        "and counts on",
+    )?;
+    // A node whose clock lags counts into the stored (newer) window; it never restarts it.
+    ensure_eq(
+        ok(
+            store.bump_counter(&key, w1, w1 + 4).await,
+            "bump older window",
+        )?,
+        3,
+        "a bump for an older window counts on in the stored window",
+    )?;
+    ensure_eq(
+        ok(store.read_counter(&key, w2).await, "read")?,
+        3,
+        "read_counter after the restart",
+    )?;
+    ensure_eq(
+        ok(store.read_counter(&other, w1).await, "read other")?,
+        1,
+        "the other key is untouched",
+    )?;
+
+    ok(store.reset_counter(&key).await, "reset")?;
+    ensure_eq(
+        ok(store.read_counter(&key, w2).await, "read reset")?,
+        0,
+        "a reset counter reads 0",
+    )?;
+    ensure_eq(
+        ok(
+            store.bump_counter(&key, w2, w2 + 2).await,
+            "bump after reset",
+        )?,
+        1,
+        "a reset counter restarts at 1",
+    )?;
+    ensure_eq(
+        ok(store.read_counter(&other, w1).await, "read other")?,
+        1,
+        "reset is per key",
+    )?;
+    ok(store.reset_counter(&key).await, "reset")?;
+    ok(store.reset_counter(&key).await, "reset an absent counter")?;
+    ok(store.reset_counter(&other).await, "reset other")
+}
+
+/// Deleting an organization deletes its artifacts, grants and consents, and nothing of others'.
+pub async fn check_flow_delete_organization_cascades(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let doomed = org(&format!("conf-flow-del-a-{sfx}"));
+    let kept = org(&format!("conf-flow-del-b-{sfx}"));
+    ok(store.insert_organization(&doomed).await, "insert doomed")?;
+    ok(store.insert_organization(&kept).await, "insert kept")?;
+    let (d, k) = (doomed.id.as_str(), kept.id.as_str());
+
+    let doomed_code = artifact(
+        ArtifactKind::AuthorizationCode,
+        id_hash("doomed", &sfx),
+        d,
+        Some("g"),
+    );
+    let doomed_session = artifact(ArtifactKind::Session, id_hash("doomed-s", &sfx), d, None);
+    let kept_code = artifact(
+        ArtifactKind::AuthorizationCode,
+        id_hash("kept", &sfx),
+        k,
+        Some("g"),
+    );
+    for art in [&doomed_code, &doomed_session, &kept_code] {
+        ok(store.insert_artifact(art).await, "insert artifact")?;
+    }
+    for o in [d, k] {
+        ok(
+            store.insert_grant(&grant(o, "g", Some("u"))).await,
+            "insert grant",
+        )?;
+        ok(
+            store.upsert_consent(&consent(o, "u", "c", "openid")).await,
+            "insert consent",
+        )?;
+    }
+
+    ok(store.delete_organization(d).await, "delete organization")?;
+    for art in [&doomed_code, &doomed_session] {
+        ensure_eq(
+            ok(store.get_artifact(art.kind, &art.id_hash).await, "get")?,
+            None,
+            "the organization's artifacts are gone",
+        )?;
+    }
+    ensure_eq(
+        ok(store.get_grant(d, "g").await, "get grant")?,
+        None,
+        "the organization's grant is gone",
+    )?;
+    ensure_eq(
+        ok(store.get_consent(d, "u", "c").await, "get consent")?,
+        None,
+        "the organization's consent is gone",
+    )?;
+
+    ensure_eq(
+        ok(
+            store.get_artifact(kept_code.kind, &kept_code.id_hash).await,
+            "get kept artifact",
+        )?,
+        Some(kept_code.clone()),
+        "other org's artifact survives",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(k, "g").await, "get kept grant")?,
+        Some(grant(k, "g", Some("u"))),
+        "other org's grant survives",
+    )?;
+    ensure_eq(
+        ok(store.get_consent(k, "u", "c").await, "get kept consent")?,
+        Some(consent(k, "u", "c", "openid")),
+        "other org's consent survives",
+    )?;
+
+    // The id can be reused, and nothing was left behind to collide with.
+    ok(store.insert_organization(&doomed).await, "re-create org")?;
+    ensure_eq(
+        ok(store.get_consent(d, "u", "c").await, "get consent")?,
+        None,
+        "re-created org has no consent",
+    )?;
+    ok(
+        store.insert_artifact(&doomed_code).await,
+        "re-insert the same artifact",
+    )?;
+    ok(
+        store.insert_grant(&grant(d, "g", None)).await,
+        "re-insert the same grant id",
+    )?;
+
+    ok(store.delete_organization(d).await, "delete doomed")?;
+    ok(store.delete_organization(k).await, "delete kept")?;
+    ensure_eq(
+        ok(
+            store.get_artifact(kept_code.kind, &kept_code.id_hash).await,
+            "get kept artifact",
+        )?,
+        None,
+        "an artifact goes with its org",
+    )
 }

@@ -1,9 +1,10 @@
 //! Clavex storage.
 //!
-//! One repository trait, [`Store`], speaks domain records (never sqlx rows). Two implementations share
-//! the same SQL text: [`sqlite::SqliteStore`] (the embedded default, WAL) and [`postgres::PgStore`]
-//! (for several nodes sharing one database). The [`conformance`] module is one test suite that every
-//! implementation must pass; both backends run it.
+//! Two repository traits, [`Store`] and [`FlowStore`] (the authorization-code flow), speak domain
+//! records (never sqlx rows). Two implementations share the same SQL text: [`sqlite::SqliteStore`]
+//! (the embedded default, WAL) and [`postgres::PgStore`] (for several nodes sharing one database).
+//! The [`conformance`] module is one test suite that every implementation must pass; both backends
+//! run it.
 //!
 //! Architecture invariant: this crate holds no protocol rules. It stores and returns what it is given;
 //! anything that must be single-use is made single-use here with one atomic statement, so that a
@@ -11,7 +12,10 @@
 
 use async_trait::async_trait;
 
+pub use flow::{ArtifactKind, ArtifactRecord, ConsentRecord, Consumed, FlowStore, GrantRecord};
+
 pub mod conformance;
+pub mod flow;
 pub mod postgres;
 mod repo;
 pub mod sqlite;
@@ -125,7 +129,7 @@ pub struct SigningKeyRecord {
 
 /// The repository. Every method is one short transaction or one atomic statement.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: FlowStore + Send + Sync + 'static {
     /// Cheap liveness probe of the database (`SELECT 1`).
     async fn ping(&self) -> StoreResult<()>;
 
@@ -135,8 +139,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_organizations(&self) -> StoreResult<Vec<OrganizationRecord>>;
     /// Replaces display name, settings and updated_at. `NotFound` when absent.
     async fn update_organization(&self, org: &OrganizationRecord) -> StoreResult<()>;
-    /// Deletes the organization and everything it owns (clients, users, keys, admin tokens).
-    /// `NotFound` when absent.
+    /// Deletes the organization and everything it owns (clients, users, keys, admin tokens, and
+    /// the [`FlowStore`] artifacts, grants and consents). `NotFound` when absent.
     async fn delete_organization(&self, id: &str) -> StoreResult<()>;
 
     // Admin tokens.

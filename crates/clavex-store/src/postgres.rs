@@ -12,20 +12,26 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Executor};
 
-use crate::repo::{self, impl_store};
+use crate::repo::{self, impl_flow_store, impl_store};
 use crate::{StoreError, StoreResult};
 
 /// Embedded migrations (`migrations/postgres`).
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_flow.sql",
+        include_str!("../migrations/postgres/0002_flow.sql"),
+    ),
+];
 
 const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A [`Store`](crate::Store) on PostgreSQL.
+/// A [`Store`](crate::Store) and [`FlowStore`](crate::FlowStore) on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     writer: PgPool,
@@ -90,6 +96,7 @@ impl PgStore {
 }
 
 impl_store!(PgStore, sqlx::Postgres);
+impl_flow_store!(PgStore, sqlx::Postgres);
 
 fn parse_url(url: &str) -> StoreResult<PgConnectOptions> {
     PgConnectOptions::from_str(url)

@@ -12,8 +12,9 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use crate::{
-    AdminTokenRecord, ClientRecord, KeyStatus, OrganizationRecord, SigningKeyRecord, StoreError,
-    StoreResult, UserRecord,
+    AdminTokenRecord, ArtifactKind, ArtifactRecord, ClientRecord, ConsentRecord, Consumed,
+    GrantRecord, KeyStatus, OrganizationRecord, SigningKeyRecord, StoreError, StoreResult,
+    UserRecord,
 };
 
 /// The SQL text, identical for SQLite and PostgreSQL.
@@ -82,6 +83,62 @@ pub(crate) mod sql {
         DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $4";
     /// Same notion of "expired" as [`RECORD_ONCE`]: `expires_at <= now`.
     pub const PURGE_REPLAYS: &str = "DELETE FROM replay WHERE expires_at <= $1";
+
+    // Flow storage (`FlowStore`, migration 0002).
+
+    pub const INSERT_ARTIFACT: &str = "INSERT INTO artifacts \
+        (kind, id_hash, org_id, client_id, grant_id, payload_json, created_at, expires_at, \
+        retain_until, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    pub const GET_ARTIFACT: &str = "SELECT kind, id_hash, org_id, client_id, grant_id, \
+        payload_json, created_at, expires_at, retain_until, used_at FROM artifacts \
+        WHERE kind = $1 AND id_hash = $2";
+    /// The single atomic statement behind `consume_artifact`: marks an unused, unexpired artifact
+    /// used at `$3` and returns it; affects no row otherwise. Of racing callers, on any node, the
+    /// first to take the row lock wins; the others re-check `used_at IS NULL` and find it set.
+    /// Same notion of "expired" as the replay records: `expires_at <= now`.
+    pub const CONSUME_ARTIFACT: &str = "UPDATE artifacts SET used_at = $3 \
+        WHERE kind = $1 AND id_hash = $2 AND used_at IS NULL AND expires_at > $3 \
+        RETURNING kind, id_hash, org_id, client_id, grant_id, payload_json, created_at, \
+        expires_at, retain_until, used_at";
+    pub const DELETE_ARTIFACT: &str = "DELETE FROM artifacts WHERE kind = $1 AND id_hash = $2";
+    pub const PURGE_ARTIFACTS: &str = "DELETE FROM artifacts WHERE retain_until < $1";
+    pub const DELETE_GRANT_ARTIFACTS: &str =
+        "DELETE FROM artifacts WHERE org_id = $1 AND grant_id = $2";
+
+    pub const INSERT_GRANT: &str = "INSERT INTO grants \
+        (org_id, grant_id, client_id, user_id, payload_json, created_at, expires_at, revoked_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    pub const GET_GRANT: &str = "SELECT grant_id, org_id, client_id, user_id, payload_json, \
+        created_at, expires_at, revoked_at FROM grants WHERE org_id = $1 AND grant_id = $2";
+    /// Affects one row only for the call that revokes; a revoked grant keeps its first `revoked_at`.
+    pub const REVOKE_GRANT: &str = "UPDATE grants SET revoked_at = $3 \
+        WHERE org_id = $1 AND grant_id = $2 AND revoked_at IS NULL";
+
+    /// Inserts, or replaces scope and updated_at; `created_at` stays that of the first consent.
+    pub const UPSERT_CONSENT: &str = "INSERT INTO consents \
+        (org_id, user_id, client_id, scope, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+        ON CONFLICT (org_id, user_id, client_id) \
+        DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at";
+    pub const GET_CONSENT: &str = "SELECT org_id, user_id, client_id, scope, created_at, \
+        updated_at FROM consents WHERE org_id = $1 AND user_id = $2 AND client_id = $3";
+    pub const DELETE_CONSENT: &str =
+        "DELETE FROM consents WHERE org_id = $1 AND user_id = $2 AND client_id = $3";
+
+    /// The single atomic statement behind `bump_counter`. Both `SET` expressions read the row as it
+    /// was before the update (on SQLite as on PostgreSQL), so both compare the *stored* window: a
+    /// newer window restarts at 1, the same (or, from a node whose clock lags, an older) window
+    /// counts on.
+    pub const BUMP_COUNTER: &str = "INSERT INTO counters (key, window_start, count) \
+        VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET \
+        count = CASE WHEN counters.window_start < excluded.window_start \
+            THEN 1 ELSE counters.count + 1 END, \
+        window_start = CASE WHEN counters.window_start < excluded.window_start \
+            THEN excluded.window_start ELSE counters.window_start END \
+        RETURNING count";
+    /// A counter whose stored window started before `$2` counts as 0 (its window is over).
+    pub const READ_COUNTER: &str =
+        "SELECT count FROM counters WHERE key = $1 AND window_start >= $2";
+    pub const RESET_COUNTER: &str = "DELETE FROM counters WHERE key = $1";
 }
 
 pub(crate) type OrgRow = (String, String, String, i64, i64);
@@ -108,6 +165,30 @@ pub(crate) type KeyRow = (
     Option<i64>,
     Option<i64>,
 );
+
+pub(crate) type ArtifactRow = (
+    String,
+    Vec<u8>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+);
+pub(crate) type GrantRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
+pub(crate) type ConsentRow = (String, String, String, String, i64, i64);
 
 pub(crate) fn org_from_row(row: OrgRow) -> OrganizationRecord {
     let (id, display_name, settings_json, created_at, updated_at) = row;
@@ -184,6 +265,91 @@ pub(crate) fn key_from_row(row: KeyRow) -> StoreResult<SigningKeyRecord> {
         retired_at,
         publish_until,
     })
+}
+
+/// The inverse of [`ArtifactKind::as_str`].
+pub(crate) fn artifact_kind_from_str(value: &str) -> Option<ArtifactKind> {
+    let kind = match value {
+        "par" => ArtifactKind::PushedRequest,
+        "code" => ArtifactKind::AuthorizationCode,
+        "refresh_token" => ArtifactKind::RefreshToken,
+        "session" => ArtifactKind::Session,
+        "interaction" => ArtifactKind::Interaction,
+        _ => return None,
+    };
+    Some(kind)
+}
+
+pub(crate) fn artifact_from_row(row: ArtifactRow) -> StoreResult<ArtifactRecord> {
+    let (
+        kind,
+        id_hash,
+        org_id,
+        client_id,
+        grant_id,
+        payload_json,
+        created_at,
+        expires_at,
+        retain_until,
+        used_at,
+    ) = row;
+    let kind = artifact_kind_from_str(&kind).ok_or_else(|| {
+        StoreError::Backend(format!(
+            "artifact of org {org_id} has an unknown kind {kind:?}"
+        ))
+    })?;
+    Ok(ArtifactRecord {
+        kind,
+        id_hash,
+        org_id,
+        client_id,
+        grant_id,
+        payload_json,
+        created_at,
+        expires_at,
+        retain_until,
+        used_at,
+    })
+}
+
+/// What `consume_artifact` reports when its atomic update took no row: `current` is the artifact
+/// as read just after (or `None`). A used artifact is `AlreadyUsed` even when also expired.
+pub(crate) fn not_consumed(current: Option<ArtifactRecord>, now: i64) -> Consumed {
+    match current {
+        None => Consumed::Missing,
+        Some(artifact) if artifact.used_at.is_some() => Consumed::AlreadyUsed(artifact),
+        Some(artifact) if artifact.expires_at <= now => Consumed::Expired(artifact),
+        // Unused and live, yet the update did not see it: it was inserted after the update ran
+        // (only a race with its own issuance can do that), so at that instant it was missing.
+        Some(_) => Consumed::Missing,
+    }
+}
+
+pub(crate) fn grant_from_row(row: GrantRow) -> GrantRecord {
+    let (grant_id, org_id, client_id, user_id, payload_json, created_at, expires_at, revoked_at) =
+        row;
+    GrantRecord {
+        grant_id,
+        org_id,
+        client_id,
+        user_id,
+        payload_json,
+        created_at,
+        expires_at,
+        revoked_at,
+    }
+}
+
+pub(crate) fn consent_from_row(row: ConsentRow) -> ConsentRecord {
+    let (org_id, user_id, client_id, scope, created_at, updated_at) = row;
+    ConsentRecord {
+        org_id,
+        user_id,
+        client_id,
+        scope,
+        created_at,
+        updated_at,
+    }
 }
 
 /// Maps a sqlx error: unique or primary-key violations become [`StoreError::Conflict`], anything
@@ -305,7 +471,8 @@ macro_rules! impl_store {
             }
 
             async fn delete_organization(&self, id: &str) -> $crate::StoreResult<()> {
-                // Clients, users, signing keys and admin tokens go with it (ON DELETE CASCADE).
+                // Clients, users, signing keys, admin tokens, artifacts, grants and consents go with
+                // it (ON DELETE CASCADE).
                 let done = ::sqlx::query::<$db>($crate::repo::sql::DELETE_ORG)
                     .bind(id)
                     .execute(&self.writer)
@@ -634,3 +801,282 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+/// Expands `impl FlowStore for $store`, on the same `writer` / `reader` pools as [`impl_store!`].
+/// Every state change goes to `writer` as one atomic statement (or, for `revoke_grant`, one
+/// transaction); plain reads go to `reader`.
+macro_rules! impl_flow_store {
+    ($store:ty, $db:ty) => {
+        #[::async_trait::async_trait]
+        impl $crate::FlowStore for $store {
+            async fn insert_artifact(
+                &self,
+                artifact: &$crate::ArtifactRecord,
+            ) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::INSERT_ARTIFACT)
+                    .bind(artifact.kind.as_str())
+                    .bind(artifact.id_hash.as_slice())
+                    .bind(artifact.org_id.as_str())
+                    .bind(artifact.client_id.as_deref())
+                    .bind(artifact.grant_id.as_deref())
+                    .bind(artifact.payload_json.as_str())
+                    .bind(artifact.created_at)
+                    .bind(artifact.expires_at)
+                    .bind(artifact.retain_until)
+                    .bind(artifact.used_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn get_artifact(
+                &self,
+                kind: $crate::ArtifactKind,
+                id_hash: &[u8],
+            ) -> $crate::StoreResult<Option<$crate::ArtifactRecord>> {
+                let row = ::sqlx::query_as::<$db, $crate::repo::ArtifactRow>(
+                    $crate::repo::sql::GET_ARTIFACT,
+                )
+                .bind(kind.as_str())
+                .bind(id_hash)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err($crate::repo::db_err)?;
+                row.map($crate::repo::artifact_from_row).transpose()
+            }
+
+            async fn consume_artifact(
+                &self,
+                kind: $crate::ArtifactKind,
+                id_hash: &[u8],
+                now: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<$crate::Consumed> {
+                let taken = ::sqlx::query_as::<$db, $crate::repo::ArtifactRow>(
+                    $crate::repo::sql::CONSUME_ARTIFACT,
+                )
+                .bind(kind.as_str())
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(&self.writer)
+                .await
+                .map_err($crate::repo::db_err)?;
+                if let Some(row) = taken {
+                    return $crate::repo::artifact_from_row(row).map($crate::Consumed::Fresh);
+                }
+                // Not taken: only says why. Nothing below can make it `Fresh`.
+                let current = ::sqlx::query_as::<$db, $crate::repo::ArtifactRow>(
+                    $crate::repo::sql::GET_ARTIFACT,
+                )
+                .bind(kind.as_str())
+                .bind(id_hash)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err($crate::repo::db_err)?
+                .map($crate::repo::artifact_from_row)
+                .transpose()?;
+                Ok($crate::repo::not_consumed(current, now))
+            }
+
+            async fn delete_artifact(
+                &self,
+                kind: $crate::ArtifactKind,
+                id_hash: &[u8],
+            ) -> $crate::StoreResult<bool> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::DELETE_ARTIFACT)
+                    .bind(kind.as_str())
+                    .bind(id_hash)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn purge_artifacts(&self, now: $crate::UnixSeconds) -> $crate::StoreResult<u64> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::PURGE_ARTIFACTS)
+                    .bind(now)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn insert_grant(&self, grant: &$crate::GrantRecord) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::INSERT_GRANT)
+                    .bind(grant.org_id.as_str())
+                    .bind(grant.grant_id.as_str())
+                    .bind(grant.client_id.as_str())
+                    .bind(grant.user_id.as_deref())
+                    .bind(grant.payload_json.as_str())
+                    .bind(grant.created_at)
+                    .bind(grant.expires_at)
+                    .bind(grant.revoked_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn get_grant(
+                &self,
+                org_id: &str,
+                grant_id: &str,
+            ) -> $crate::StoreResult<Option<$crate::GrantRecord>> {
+                let row =
+                    ::sqlx::query_as::<$db, $crate::repo::GrantRow>($crate::repo::sql::GET_GRANT)
+                        .bind(org_id)
+                        .bind(grant_id)
+                        .fetch_optional(&self.reader)
+                        .await
+                        .map_err($crate::repo::db_err)?;
+                Ok(row.map($crate::repo::grant_from_row))
+            }
+
+            async fn revoke_grant(
+                &self,
+                org_id: &str,
+                grant_id: &str,
+                now: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<bool> {
+                // Dropping `tx` on an early return rolls it back.
+                let mut tx = self.writer.begin().await.map_err($crate::repo::db_err)?;
+                let revoked = ::sqlx::query::<$db>($crate::repo::sql::REVOKE_GRANT)
+                    .bind(org_id)
+                    .bind(grant_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                // Also when it was revoked already: an artifact issued in a race with the first
+                // revocation goes now.
+                ::sqlx::query::<$db>($crate::repo::sql::DELETE_GRANT_ARTIFACTS)
+                    .bind(org_id)
+                    .bind(grant_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                tx.commit().await.map_err($crate::repo::db_err)?;
+                Ok(revoked.rows_affected() == 1)
+            }
+
+            async fn upsert_consent(
+                &self,
+                consent: &$crate::ConsentRecord,
+            ) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::UPSERT_CONSENT)
+                    .bind(consent.org_id.as_str())
+                    .bind(consent.user_id.as_str())
+                    .bind(consent.client_id.as_str())
+                    .bind(consent.scope.as_str())
+                    .bind(consent.created_at)
+                    .bind(consent.updated_at)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+
+            async fn get_consent(
+                &self,
+                org_id: &str,
+                user_id: &str,
+                client_id: &str,
+            ) -> $crate::StoreResult<Option<$crate::ConsentRecord>> {
+                let row = ::sqlx::query_as::<$db, $crate::repo::ConsentRow>(
+                    $crate::repo::sql::GET_CONSENT,
+                )
+                .bind(org_id)
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err($crate::repo::db_err)?;
+                Ok(row.map($crate::repo::consent_from_row))
+            }
+
+            async fn delete_consent(
+                &self,
+                org_id: &str,
+                user_id: &str,
+                client_id: &str,
+            ) -> $crate::StoreResult<bool> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::DELETE_CONSENT)
+                    .bind(org_id)
+                    .bind(user_id)
+                    .bind(client_id)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn bump_counter(
+                &self,
+                key: &str,
+                window_start: $crate::UnixSeconds,
+                _now: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<i64> {
+                let (count,) = ::sqlx::query_as::<$db, (i64,)>($crate::repo::sql::BUMP_COUNTER)
+                    .bind(key)
+                    .bind(window_start)
+                    .fetch_one(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(count)
+            }
+
+            async fn read_counter(
+                &self,
+                key: &str,
+                window_start: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<i64> {
+                let row = ::sqlx::query_as::<$db, (i64,)>($crate::repo::sql::READ_COUNTER)
+                    .bind(key)
+                    .bind(window_start)
+                    .fetch_optional(&self.reader)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(row.map_or(0, |(count,)| count))
+            }
+
+            async fn reset_counter(&self, key: &str) -> $crate::StoreResult<()> {
+                ::sqlx::query::<$db>($crate::repo::sql::RESET_COUNTER)
+                    .bind(key)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_flow_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_kinds_round_trip() {
+        for kind in [
+            ArtifactKind::PushedRequest,
+            ArtifactKind::AuthorizationCode,
+            ArtifactKind::RefreshToken,
+            ArtifactKind::Session,
+            ArtifactKind::Interaction,
+        ] {
+            // Stops compiling when a kind is added: list it above and in `artifact_kind_from_str`.
+            match kind {
+                ArtifactKind::PushedRequest
+                | ArtifactKind::AuthorizationCode
+                | ArtifactKind::RefreshToken
+                | ArtifactKind::Session
+                | ArtifactKind::Interaction => {}
+            }
+            assert_eq!(artifact_kind_from_str(kind.as_str()), Some(kind));
+        }
+        assert_eq!(artifact_kind_from_str("PAR"), None);
+        assert_eq!(artifact_kind_from_str(""), None);
+    }
+}

@@ -13,20 +13,26 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::repo::{self, impl_store};
+use crate::repo::{self, impl_flow_store, impl_store};
 use crate::{StoreError, StoreResult};
 
 /// Embedded migrations (`migrations/sqlite`).
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        "0002_flow.sql",
+        include_str!("../migrations/sqlite/0002_flow.sql"),
+    ),
+];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_READERS: u32 = 8;
 
-/// A [`Store`](crate::Store) on SQLite.
+/// A [`Store`](crate::Store) and [`FlowStore`](crate::FlowStore) on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// The only connection that writes.
@@ -113,6 +119,7 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite);
+impl_flow_store!(SqliteStore, sqlx::Sqlite);
 
 fn is_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")

@@ -76,8 +76,10 @@ async fn conformance() {
         .await
         .unwrap();
     conformance::run_all(&store).await;
+    conformance::run_flow_all(&store).await;
     // Again, on the same schema: the suite makes its own ids.
     conformance::run_all(&store).await;
+    conformance::run_flow_all(&store).await;
     store.close().await;
 
     // Everything went into the schema; reconnecting (migrations already applied) works.
@@ -100,7 +102,11 @@ async fn conformance() {
         [
             "_sqlx_migrations",
             "admin_tokens",
+            "artifacts",
             "clients",
+            "consents",
+            "counters",
+            "grants",
             "organizations",
             "replay",
             "signing_keys",
@@ -126,6 +132,7 @@ async fn conformance_default_schema_in_fresh_database() {
 
     let store = PgStore::connect(url.as_str()).await.unwrap();
     conformance::run_all(&store).await;
+    conformance::run_flow_all(&store).await;
     assert!(store.record_once("restart", "jti", 10, 0).await.unwrap());
     store.close().await;
     // Restart: the migrations are already applied and the record is still there.
@@ -163,6 +170,7 @@ async fn two_nodes_share_single_use_records() {
     conformance::check_record_once_across(&[&a, &b])
         .await
         .unwrap();
+    conformance::check_consume_across(&[&a, &b]).await.unwrap();
 
     // Writes through one node are visible through the other.
     let org = OrganizationRecord {

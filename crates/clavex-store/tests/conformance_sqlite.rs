@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use clavex_store::sqlite::SqliteStore;
-use clavex_store::{OrganizationRecord, Store, conformance};
+use clavex_store::{
+    ArtifactKind, ArtifactRecord, Consumed, FlowStore, OrganizationRecord, Store, conformance,
+};
 
 fn file_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("clavex.db").display())
@@ -12,8 +14,10 @@ async fn conformance_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::connect(&file_url(&dir)).await.unwrap();
     conformance::run_all(&store).await;
+    conformance::run_flow_all(&store).await;
     // The suite makes its own ids, so it can run again on the same database.
     conformance::run_all(&store).await;
+    conformance::run_flow_all(&store).await;
     store.close().await;
 }
 
@@ -21,7 +25,9 @@ async fn conformance_file() {
 async fn conformance_memory() {
     let store = SqliteStore::open_memory().await.unwrap();
     conformance::run_all(&store).await;
+    conformance::run_flow_all(&store).await;
     conformance::run_all(&store).await;
+    conformance::run_flow_all(&store).await;
 }
 
 #[tokio::test]
@@ -43,11 +49,31 @@ async fn file_store_keeps_data_across_restart() {
         created_at: 1,
         updated_at: 2,
     };
+    let code = ArtifactRecord {
+        kind: ArtifactKind::AuthorizationCode,
+        id_hash: vec![0, 1, 2, 255],
+        org_id: "restart".to_owned(),
+        client_id: Some("c".to_owned()),
+        grant_id: Some("g".to_owned()),
+        payload_json: "{}".to_owned(),
+        created_at: 0,
+        expires_at: 100,
+        retain_until: 200,
+        used_at: None,
+    };
 
     {
         let store = SqliteStore::connect(&url).await.unwrap();
         store.insert_organization(&org).await.unwrap();
         assert!(store.record_once("jti", "once", i64::MAX, 0).await.unwrap());
+        store.insert_artifact(&code).await.unwrap();
+        assert!(matches!(
+            store
+                .consume_artifact(code.kind, &code.id_hash, 10)
+                .await
+                .unwrap(),
+            Consumed::Fresh(_)
+        ));
         assert!(
             dir.path().join("clavex.db-wal").exists(),
             "a file database runs in WAL mode"
@@ -60,6 +86,17 @@ async fn file_store_keeps_data_across_restart() {
     assert!(
         !store.record_once("jti", "once", i64::MAX, 1).await.unwrap(),
         "a replay must be refused after a restart"
+    );
+    assert_eq!(
+        store
+            .consume_artifact(code.kind, &code.id_hash, 11)
+            .await
+            .unwrap(),
+        Consumed::AlreadyUsed(ArtifactRecord {
+            used_at: Some(10),
+            ..code.clone()
+        }),
+        "a consumed artifact stays consumed after a restart"
     );
     store.close().await;
 
@@ -78,6 +115,7 @@ async fn two_stores_on_one_file_share_single_use_records() {
     conformance::check_record_once_across(&[&a, &b])
         .await
         .unwrap();
+    conformance::check_consume_across(&[&a, &b]).await.unwrap();
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 //! side of the protocol (keys, client assertions, DPoP proofs, raw JWTs for negative tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod flow;
+
 use std::sync::Arc;
 
 use clavex::app::Application;
@@ -38,8 +40,11 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub engine: Arc<clavex_core::Engine>,
     pub store: Arc<dyn Store>,
-    _data: tempfile::TempDir,
+    /// Where the store lives, when this node opened it (so a test can open it again).
+    pub store_location: Option<StoreLocation>,
+    _data: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TestServer {
@@ -69,6 +74,34 @@ impl Default for SpawnOptions {
 
 /// Opens a fresh store of the configured backend.
 pub async fn fresh_store(data_dir: &std::path::Path) -> Arc<dyn Store> {
+    fresh_store_at(data_dir).await.0
+}
+
+/// Where a test store lives: enough to open it again with new connections (a restart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    Sqlite { url: String },
+    Postgres { url: String, schema: String },
+}
+
+/// Opens an existing store again (migrations are idempotent), as a restarted node would.
+pub async fn open_store(location: &StoreLocation) -> Arc<dyn Store> {
+    match location {
+        StoreLocation::Sqlite { url } => Arc::new(
+            clavex_store::sqlite::SqliteStore::connect(url)
+                .await
+                .expect("reopen sqlite store"),
+        ),
+        StoreLocation::Postgres { url, schema } => Arc::new(
+            clavex_store::postgres::PgStore::connect_with_schema(url, schema)
+                .await
+                .expect("reopen postgres store"),
+        ),
+    }
+}
+
+/// As [`fresh_store`], and says where the store lives.
+pub async fn fresh_store_at(data_dir: &std::path::Path) -> (Arc<dyn Store>, StoreLocation) {
     match backend().as_str() {
         "postgres" => {
             let schema = format!(
@@ -85,15 +118,20 @@ pub async fn fresh_store(data_dir: &std::path::Path) -> Arc<dyn Store> {
                         pg_url()
                     )
                 });
-            Arc::new(store)
+            (
+                Arc::new(store),
+                StoreLocation::Postgres {
+                    url: pg_url(),
+                    schema,
+                },
+            )
         }
         "sqlite" => {
             let url = format!("sqlite://{}", data_dir.join("clavex.db").display());
-            Arc::new(
-                clavex_store::sqlite::SqliteStore::connect(&url)
-                    .await
-                    .expect("sqlite store"),
-            )
+            let store = clavex_store::sqlite::SqliteStore::connect(&url)
+                .await
+                .expect("sqlite store");
+            (Arc::new(store), StoreLocation::Sqlite { url })
         }
         other => panic!("unknown CLAVEX_TEST_DATABASE {other}"),
     }
@@ -104,19 +142,43 @@ pub async fn spawn() -> TestServer {
 }
 
 pub async fn spawn_with(options: SpawnOptions) -> TestServer {
+    spawn_node(options, None).await
+}
+
+/// A node whose public URL is `http://{public_host}` (default port 80), whatever port it listens on:
+/// its HTTP client resolves `public_host` to the listening socket. Two nodes spawned with the same
+/// host and store share issuers, as the nodes of one deployment do; the port-less URL also lets tests
+/// exercise default-port normalisation.
+pub async fn spawn_public(options: SpawnOptions, public_host: &str) -> TestServer {
+    spawn_node(options, Some(public_host)).await
+}
+
+async fn spawn_node(options: SpawnOptions, public_host: Option<&str>) -> TestServer {
     let data = match options.data_dir {
         Some(d) => d,
         None => tempfile::tempdir().expect("tempdir"),
     };
-    let store = match options.store {
-        Some(s) => s,
-        None => fresh_store(data.path()).await,
+    let (store, store_location) = match options.store {
+        Some(s) => (s, None),
+        None => {
+            let (store, location) = fresh_store_at(data.path()).await;
+            (store, Some(location))
+        }
     };
     // Bind first to learn the port, so the public URL (and every issuer) is known before start.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = probe.local_addr().expect("addr");
     drop(probe);
-    let base = format!("http://{addr}");
+    let (base, http) = match public_host {
+        None => (format!("http://{addr}"), reqwest::Client::new()),
+        Some(host) => (
+            format!("http://{host}"),
+            reqwest::Client::builder()
+                .resolve(host, addr)
+                .build()
+                .expect("http client"),
+        ),
+    };
     let config = Config {
         listen: addr,
         public_url: Some(base.clone()),
@@ -135,7 +197,7 @@ pub async fn spawn_with(options: SpawnOptions) -> TestServer {
         .expect("build app");
     let engine = app.engine.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _ = app
             .run_until(async move {
                 let _ = rx.await;
@@ -148,11 +210,13 @@ pub async fn spawn_with(options: SpawnOptions) -> TestServer {
         issuer,
         base,
         clock,
-        http: reqwest::Client::new(),
+        http,
         engine,
         store,
-        _data: data,
+        store_location,
+        _data: Some(data),
         shutdown: Some(tx),
+        task: Some(task),
     }
 }
 
@@ -392,4 +456,319 @@ pub fn decode_unverified(jwt: &str) -> (Value, Value) {
         serde_json::from_slice(&header).expect("json"),
         serde_json::from_slice(&claims).expect("json"),
     )
+}
+
+/// What is left of a node stopped with [`TestServer::stop`]: its store, where the store lives, and
+/// its data directory (kept, so a SQLite file survives the restart).
+pub struct StoppedServer {
+    pub store: Arc<dyn Store>,
+    pub store_location: Option<StoreLocation>,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Stops the node gracefully and waits until it has stopped serving.
+    pub async fn stop(mut self) -> StoppedServer {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Idle keep-alive connections of our own client would only delay the graceful shutdown.
+        self.http = reqwest::Client::new();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(20), task)
+                .await
+                .expect("server did not stop within 20 s")
+                .expect("server task");
+        }
+        StoppedServer {
+            store: self.store.clone(),
+            store_location: self.store_location.clone(),
+            data_dir: self._data.take().expect("data dir"),
+        }
+    }
+
+    /// The issuer of organization `org` on this node.
+    pub fn issuer_of(&self, org: &str) -> String {
+        format!("{}/{org}", self.base)
+    }
+
+    /// An Admin API request with full control: no token at all (`None`) and a raw body.
+    pub async fn admin_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, &str)>,
+    ) -> Answer {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, body)) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body.to_owned());
+        }
+        Answer::from(request.send().await.expect("admin request")).await
+    }
+
+    /// A GET without credentials (discovery, JWKS, health).
+    pub async fn get(&self, path: &str) -> Answer {
+        Answer::from(
+            self.http
+                .get(self.url(path))
+                .send()
+                .await
+                .expect("GET request"),
+        )
+        .await
+    }
+
+    /// Registers a client in organization `org` with that organization's admin `token`.
+    pub async fn register_client_in(&self, org: &str, token: &str, body: Value) -> Value {
+        let answer = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/v1/organizations/{org}/clients"),
+                token,
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CREATED,
+            "client registration in {org}: {}",
+            answer.text
+        );
+        answer.body
+    }
+
+    /// A client-credentials request at organization `org`'s token endpoint, with an assertion whose
+    /// audience is that organization's issuer.
+    pub async fn client_credentials_at(
+        &self,
+        org: &str,
+        client_id: &str,
+        client_key: &ClientKey,
+        dpop_key: &ClientKey,
+        extra: &[(&str, &str)],
+    ) -> Answer {
+        let issuer = self.issuer_of(org);
+        let token_endpoint = format!("{issuer}/token");
+        let assertion = client_key.assertion(client_id, &issuer, self.now());
+        let proof = dpop_key.dpop_proof("POST", &token_endpoint, self.now());
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ];
+        form.extend_from_slice(extra);
+        let request = self
+            .http
+            .post(&token_endpoint)
+            .form(&form)
+            .header("DPoP", proof);
+        Answer::from(request.send().await.expect("token request")).await
+    }
+}
+
+/// Verifies a JWT issued by the server against a published JWKS document: the key is chosen by the
+/// JWT's `kid`. Returns the claims, or why verification failed.
+pub fn verify_with_jwks(jwt: &str, jwks: &Value) -> Result<Value, String> {
+    let set = clavex_jose::JwkSet::from_json(jwks).map_err(|e| format!("jwks: {e}"))?;
+    let jws = clavex_jose::Jws::parse(jwt, &clavex_jose::JwsLimits::default())
+        .map_err(|e| format!("jws: {e}"))?;
+    let kid = jws.kid().ok_or("the JWT has no kid")?;
+    let key = set
+        .keys()
+        .iter()
+        .find(|k| k.kid() == Some(kid))
+        .ok_or_else(|| format!("kid {kid} is not in the JWKS"))?;
+    jws.verify_with(key).map_err(|e| format!("verify: {e}"))?;
+    Ok(Value::Object(jws.claims().clone()))
+}
+
+// ---- token endpoint negative tests: assertions, proofs and JWS built by hand ----
+
+/// `client_assertion_type` for `private_key_jwt` (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+impl Answer {
+    /// [`Answer::assert_error`] for the token endpoint, plus what every OAuth error response there
+    /// must look like: a JSON body, `Cache-Control: no-store`, and 401 only for `invalid_client`
+    /// (RFC 6749 §5.2), 400 for everything else.
+    #[track_caller]
+    pub fn assert_oauth_error(&self, status: u16, code: &str, fragment: &str) {
+        self.assert_error(status, code, fragment);
+        let expected = if code == "invalid_client" { 401 } else { 400 };
+        assert_eq!(
+            status, expected,
+            "test expectation: {code} is answered with {expected}"
+        );
+        assert!(
+            self.headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json")),
+            "error content type: {:?}",
+            self.headers.get(reqwest::header::CONTENT_TYPE)
+        );
+        assert_eq!(
+            self.headers
+                .get(reqwest::header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "error responses must not be cached"
+        );
+    }
+}
+
+impl TestServer {
+    /// `grant_type=client_credentials` with this (possibly broken) `client_assertion`, the
+    /// jwt-bearer assertion type, `extra` parameters and these `DPoP` header values.
+    pub async fn client_credentials_with(
+        &self,
+        assertion: &str,
+        dpop: &[&str],
+        extra: &[(&str, &str)],
+    ) -> Answer {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion),
+        ];
+        form.extend_from_slice(extra);
+        self.token_request(&form, dpop).await
+    }
+
+    /// A token request with extra HTTP headers (e.g. `Authorization`).
+    pub async fn token_request_with_headers(
+        &self,
+        form: &[(&str, &str)],
+        dpop: &[&str],
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.http.post(&self.token_endpoint).form(form);
+        for proof in dpop {
+            request = request.header("DPoP", *proof);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Answer::from(request.send().await.expect("token request")).await
+    }
+
+    /// A fresh valid DPoP proof for this node's token endpoint.
+    pub fn token_proof(&self, dpop_key: &ClientKey) -> String {
+        dpop_key.dpop_proof("POST", &self.token_endpoint, self.now())
+    }
+
+    /// `PATCH /api/v1/organizations/acme` with the org admin token; asserts 200.
+    pub async fn patch_org(&self, body: Value) -> Value {
+        let answer = self
+            .admin(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/organizations/{ORG}"),
+                ORG_TOKEN,
+                Some(body),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "org patch: {}", answer.text);
+        answer.body
+    }
+}
+
+impl ClientKey {
+    /// A key with a chosen `kid`.
+    pub fn with_kid(alg: Algorithm, kid: &str) -> ClientKey {
+        ClientKey {
+            key: SigningKey::generate(alg, kid.to_owned()).expect("key"),
+        }
+    }
+
+    /// The public JWK as a DPoP proof carries it (no `kid`).
+    pub fn dpop_jwk(&self) -> Value {
+        let mut jwk = self.key.public_jwk();
+        if let Some(obj) = jwk.as_object_mut() {
+            obj.remove("kid");
+        }
+        jwk
+    }
+
+    /// The protected header [`ClientKey::dpop_with`] uses, to be changed by negative tests.
+    pub fn dpop_header(&self) -> Value {
+        json!({ "typ": "dpop+jwt", "alg": self.key.alg().as_str(), "jwk": self.dpop_jwk() })
+    }
+
+    /// Signs `header` exactly as given (any `alg` name, `typ`, `kid`, `jwk`) with this key.
+    pub fn sign_raw(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = self.key.sign(input.as_bytes()).expect("sign");
+        format!("{input}.{}", b64(&sig))
+    }
+}
+
+/// RS256 over `header` exactly as given, with an RSA key (`ClientKey::new(Algorithm::Ps256)`).
+pub fn rs256_sign(rsa: &ClientKey, header: &Value, claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let pkcs8 = rsa.key.to_pkcs8().expect("pkcs8");
+    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8).expect("rsa key");
+    let mut sig = vec![0u8; pair.public_modulus_len()];
+    pair.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut sig,
+    )
+    .expect("rs256 sign");
+    format!("{input}.{}", b64(&sig))
+}
+
+/// HS256 (HMAC-SHA-256 with a shared `secret`) over `header` exactly as given.
+pub fn hs256_sign(secret: &[u8], header: &Value, claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", b64(tag.as_ref()))
+}
+
+/// RFC 7638 JWK thumbprint computed here, independently of the server's JOSE code: the required
+/// members of the `kty`, in lexicographic order, no whitespace, SHA-256, base64url.
+pub fn rfc7638_thumbprint(jwk: &Value) -> String {
+    let member = |name: &str| jwk[name].as_str().expect("thumbprint member").to_owned();
+    let canonical = match jwk["kty"].as_str().expect("kty") {
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            member("crv"),
+            member("x"),
+            member("y")
+        ),
+        "RSA" => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            member("e"),
+            member("n")
+        ),
+        "OKP" => format!(
+            r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
+            member("crv"),
+            member("x")
+        ),
+        other => panic!("no thumbprint rule for kty {other}"),
+    };
+    b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref())
 }

@@ -42,7 +42,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 /// The master key from configuration, or from `{data_dir}/master.key` (created with mode 0600).
 pub fn master_key(config: &Config) -> Result<MasterKey> {
     if let Some(text) = &config.master_key {
-        return MasterKey::parse(text).map_err(|e| anyhow::anyhow!("CLAVEX_MASTER_KEY: {e}"));
+        return MasterKey::parse(text)
+            .map_err(|e| anyhow::anyhow!("CLAVEX_MASTER_KEY: {}", plain_message(e)));
     }
     let path = config.data_dir.join("master.key");
     if !path.exists() {
@@ -58,7 +59,15 @@ pub fn master_key(config: &Config) -> Result<MasterKey> {
     }
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), plain_message(e)))
+}
+
+/// An engine error's message for an operator, without the API category prefix ("invalid request: ").
+fn plain_message(err: clavex_core::Error) -> String {
+    match err {
+        clavex_core::Error::BadRequest(msg) | clavex_core::Error::Internal(msg) => msg,
+        other => other.to_string(),
+    }
 }
 
 fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
@@ -119,6 +128,22 @@ impl Application {
         clock: Arc<dyn Clock>,
         store: Arc<dyn Store>,
     ) -> Result<Application> {
+        // Bound first: with port 0 the real port is known only now, and without a configured public
+        // URL every issuer is derived from the address actually listened on.
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let effective;
+        let config = if config.public_url.is_none() {
+            effective = Config {
+                public_url: Some(format!("http://{addr}")),
+                ..config.clone()
+            };
+            &effective
+        } else {
+            config
+        };
         let engine = build_engine_with_store(config, clock, store)?;
         let bootstrap = engine
             .bootstrap(
@@ -128,10 +153,6 @@ impl Application {
             )
             .await
             .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
-        let addr = listener.local_addr()?;
         Ok(Application {
             engine,
             bootstrap,
@@ -151,9 +172,12 @@ impl Application {
     ) -> Result<()> {
         let sweeper = tokio::spawn(sweep(self.engine.clone()));
         let router = clavex_http::router(self.engine.clone());
-        let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         sweeper.abort();
         result.context("serving HTTP")
     }

@@ -49,7 +49,8 @@ impl Default for Config {
     }
 }
 
-/// Environment variables Clavex reads (besides `CLAVEX_CONFIG` and `CLAVEX_LOG`).
+/// Environment variables Clavex reads (besides `CLAVEX_CONFIG`, `CLAVEX_LOG` and the CLI's
+/// `CLAVEX_USER_PASSWORD`).
 pub const ENV_KEYS: [&str; 11] = [
     "LISTEN",
     "PUBLIC_URL",
@@ -63,7 +64,9 @@ pub const ENV_KEYS: [&str; 11] = [
     "CACHE_TTL_SECS",
     "LOG_FORMAT",
 ];
-const ENV_OTHER: [&str; 2] = ["CONFIG", "LOG"];
+/// Read outside the configuration: the file name, the log filter, and `clavex users create`'s
+/// password (kept out of shell history and process listings).
+const ENV_OTHER: [&str; 3] = ["CONFIG", "LOG", "USER_PASSWORD"];
 
 pub struct Loaded {
     pub config: Config,

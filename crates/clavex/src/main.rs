@@ -232,7 +232,8 @@ fn run_tool(tool: ToolsCommand) -> Result<()> {
 
 async fn serve(config: Config) -> Result<()> {
     let app = Application::build(&config, Arc::new(SystemClock)).await?;
-    let public_url = config.public_url();
+    // The engine's, which knows the real port when listening on port 0.
+    let public_url = app.engine.public_url().to_owned();
     let database = config.database_url();
     if database.starts_with("sqlite:") {
         tracing::info!(database = %database, data_dir = %config.data_dir.display(), "data is stored in SQLite");

@@ -1,4 +1,5 @@
 mod admin;
+mod interaction;
 mod oauth;
 
 use axum::Router;
@@ -8,7 +9,10 @@ use crate::AppState;
 use crate::error::ApiResult;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(oauth::routes()).merge(admin::routes())
+    Router::new()
+        .merge(oauth::routes())
+        .merge(interaction::routes())
+        .merge(admin::routes())
 }
 
 /// Reads a body up to `limit` bytes; a larger body is an `invalid_request`, not a bare 413.

@@ -2,4 +2,20 @@
 //! `CLAVEX_TEST_DATABASE=postgres` (CI runs this binary on both).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Token endpoint, client authentication and DPoP.
+mod client_auth;
+mod dpop;
 mod token_client_credentials;
+mod token_errors;
+
+// The authorization-code flow: PAR, authorization endpoint, login and consent, code and refresh
+// grants, ID token, UserInfo.
+mod code_flow;
+
+// Admin API, discovery, keys, persistence, configuration.
+mod admin_clients;
+mod admin_orgs;
+mod admin_users;
+mod discovery_jwks;
+mod keys_rotation;
+mod persistence;
