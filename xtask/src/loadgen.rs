@@ -59,7 +59,7 @@ pub fn main(args: LoadgenArgs) -> Result<()> {
     if args.connections == 0 {
         bail!("--connections must be at least 1");
     }
-    if !(args.duration > 0.0) || args.warmup < 0.0 {
+    if args.duration.is_nan() || args.duration <= 0.0 || args.warmup.is_nan() || args.warmup < 0.0 {
         bail!("--duration must be positive and --warmup not negative");
     }
     let target = Target::parse(&args.base, &args.org)?;
@@ -529,6 +529,8 @@ async fn run(
     let mut server_cpu = 0.0f64;
     let mut self_cpu_used = 0.0f64;
     let mut perf = None;
+    // Per CPU: (busy seconds, total seconds) over the timed windows, from /proc/stat.
+    let mut core_busy: Vec<(f64, f64)> = Vec::new();
     while timed < args.duration - 1e-3 {
         let window = (args.duration - timed).min(MAX_WINDOW_SECS);
         let mut count = ((rate * window * 1.3) as usize).max(args.connections * 50);
@@ -549,7 +551,16 @@ async fn run(
         }
         let server_before = serve::cpu_seconds(server_pid);
         let self_before = serve::cpu_seconds(None);
+        let cores_before = serve::core_times();
         let (back, elapsed, exhausted) = phase(target, senders, pool, window, &stats).await?;
+        let cores_after = serve::core_times();
+        for (i, (b, a)) in cores_before.iter().zip(&cores_after).enumerate() {
+            if core_busy.len() <= i {
+                core_busy.push((0.0, 0.0));
+            }
+            core_busy[i].0 += a.0 - b.0;
+            core_busy[i].1 += a.1 - b.1;
+        }
         if let (Some(a), Some(b)) = (server_before, serve::cpu_seconds(server_pid)) {
             server_cpu += b - a;
         }
@@ -611,7 +622,23 @@ async fn run(
             .map(|c| format!(" (pinned to CPU {c})"))
             .unwrap_or_default()
     );
+    let busy: Vec<f64> = core_busy
+        .iter()
+        .map(|(b, t)| if *t > 0.0 { b / t } else { 0.0 })
+        .collect();
+    if !busy.is_empty() {
+        let shown: Vec<String> = busy
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("cpu{i} {:.0}%", 100.0 * b))
+            .collect();
+        println!(
+            "  CPU busy     {} (all processes; busy beyond the server's and the loadgen's share is other load)",
+            shown.join("   ")
+        );
+    }
     Ok(json!({
+        "cpu_busy_share": busy,
         "base": target.base,
         "connections": args.connections,
         "store": args.serve.map(|s| format!("{s:?}").to_lowercase()),

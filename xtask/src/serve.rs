@@ -254,6 +254,26 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((utime + stime) / clock_ticks())
 }
 
+/// Per CPU, (busy, total) time so far in clock ticks, from `/proc/stat` (busy = total − idle − iowait).
+pub fn core_times() -> Vec<(f64, f64)> {
+    let Ok(text) = std::fs::read_to_string("/proc/stat") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .map(|l| {
+            let v: Vec<f64> = l
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            let total: f64 = v.iter().take(8).sum();
+            let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+            (total - idle, total)
+        })
+        .collect()
+}
+
 fn clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")

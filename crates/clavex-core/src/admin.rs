@@ -392,6 +392,18 @@ impl Engine {
 
     // ---- clients ----
 
+    /// A `jwks_uri` this server would never fetch (plain http outside the allow-list) is refused at
+    /// registration rather than failing every later authentication.
+    fn check_jwks_uri_fetchable(&self, metadata: &ClientMetadata) -> Result<()> {
+        match &metadata.jwks_uri {
+            Some(uri) if !self.fetcher.permits(uri) => Err(OAuthError::invalid_client_metadata(
+                "jwks_uri must be an https URL (plain http only for hosts in CLAVEX_JWKS_FETCH_ALLOW)",
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn register_client(&self, org_id: &str, body: &Value) -> Result<ClientMetadata> {
         let org = self.org(org_id).await?;
         let client_id = match body.get("client_id") {
@@ -409,6 +421,7 @@ impl Engine {
         let now = self.now();
         let metadata = client::validate_registration(org.settings.profile, body, client_id, now)
             .map_err(admin_metadata_error)?;
+        self.check_jwks_uri_fetchable(&metadata)?;
         let record = ClientRecord {
             org_id: org_id.to_owned(),
             client_id: metadata.client_id.clone(),
@@ -506,6 +519,7 @@ impl Engine {
             current.client_id_issued_at,
         )
         .map_err(admin_metadata_error)?;
+        self.check_jwks_uri_fetchable(&metadata)?;
         record.metadata_json =
             serde_json::to_string(&metadata).map_err(|e| Error::Internal(e.to_string()))?;
         record.updated_at = self.now();
@@ -683,15 +697,16 @@ impl Engine {
     /// Rotates the signing key of `alg` (or of every algorithm). The retired key stays published
     /// until every token it signed has expired, plus the cache time of relying parties.
     pub async fn rotate_keys(&self, org_id: &str, alg: Option<&str>) -> Result<Vec<KeyView>> {
-        let org = self.org(org_id).await?;
+        self.org(org_id).await?;
         let algs: Vec<Algorithm> = match alg {
             Some(name) => vec![crate::policy::fapi_algorithm(name).map_err(Error::BadRequest)?],
             None => vec![Algorithm::Es256, Algorithm::Ps256, Algorithm::EdDsa],
         };
         let now = self.now();
-        let longest_token = i64::try_from(org.settings.access_token_lifetime).unwrap_or(i64::MAX);
+        // The longest lifetime any token could have been issued with, not the current setting: the
+        // lifetime may have been lowered after longer-lived tokens were signed with this key.
         let publish_until = now
-            .saturating_add(longest_token)
+            .saturating_add(MAX_ACCESS_TOKEN_LIFETIME_SECS)
             .saturating_add(KEY_PUBLISH_GRACE_SECS);
         for alg in algs {
             let record = keyring::new_key_record(&self.master, org_id, alg, now)?;
@@ -712,6 +727,9 @@ impl Engine {
 
 /// Extra time a retired key stays in the JWKS after its last token expired, for verifier caches.
 pub const KEY_PUBLISH_GRACE_SECS: i64 = 3600;
+
+/// The upper bound of `access_token_lifetime` (and of every other token Clavex signs).
+pub const MAX_ACCESS_TOKEN_LIFETIME_SECS: i64 = 86_400;
 
 /// A valid argon2id hash of a random string, verified when the user does not exist so that both
 /// answers cost one argon2 verification.
@@ -821,7 +839,9 @@ fn validate_settings(settings: &OrgSettings) -> Result<()> {
             )));
         }
     }
-    if !(30..=86_400).contains(&settings.access_token_lifetime) {
+    if !(30..=MAX_ACCESS_TOKEN_LIFETIME_SECS.unsigned_abs())
+        .contains(&settings.access_token_lifetime)
+    {
         return Err(Error::BadRequest(
             "access_token_lifetime must be between 30 and 86400 seconds".into(),
         ));

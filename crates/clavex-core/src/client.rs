@@ -358,9 +358,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A real P-256 public key (without alg), so that a refusal is about the rule under test.
     fn ec_jwk() -> Value {
-        // RFC 7515 appendix A.3 public key (P-256).
-        json!({"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRjJr4wfpGWwWvE4kwmi1VHdXpGx1yZaZBgoTv4"})
+        let key =
+            clavex_jose::SigningKey::generate(clavex_jose::Algorithm::Es256, "k1".into()).unwrap();
+        let jwk = key.public_jwk();
+        json!({"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"], "kid": "k1"})
     }
 
     fn setup_page_body() -> Value {
@@ -433,8 +436,16 @@ mod tests {
         assert!(
             refused(json!({"jwks_uri": null, "jwks": {"keys": [private]}})).contains("private")
         );
-        let mismatched = json!({"kty":"EC","crv":"P-256","alg":"PS256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRjJr4wfpGWwWvE4kwmi1VHdXpGx1yZaZBgoTv4"});
-        refused(json!({"jwks_uri": null, "jwks": {"keys": [mismatched]}}));
+        let mut mismatched = ec_jwk();
+        mismatched["alg"] = json!("PS256");
+        assert!(
+            refused(json!({"jwks_uri": null, "jwks": {"keys": [mismatched]}})).contains("PS256")
+        );
+        // Control: the same key without the mismatching alg is accepted.
+        let mut ok = setup_page_body();
+        ok.as_object_mut().unwrap().remove("jwks_uri");
+        ok["jwks"] = json!({"keys": [ec_jwk()]});
+        assert!(check(ok).is_ok());
     }
 
     #[test]

@@ -24,6 +24,16 @@ impl Params {
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
+        // No protocol value contains NUL, and PostgreSQL text cannot store one: refuse it here
+        // rather than let it reach a lookup.
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(OAuthError::invalid_request(
+                "parameters must not contain NUL characters",
+            ));
+        }
         Ok(Params { pairs })
     }
 
@@ -77,5 +87,6 @@ mod tests {
     fn oversized_and_non_utf8_bodies_are_refused() {
         assert!(Params::parse(&vec![b'a'; MAX_FORM_BYTES + 1]).is_err());
         assert!(Params::parse(&[0xff, 0xfe]).is_err());
+        assert!(Params::parse(b"client_id=a%00b").is_err());
     }
 }

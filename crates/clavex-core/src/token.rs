@@ -37,11 +37,6 @@ pub struct TokenResponse {
 
 impl Engine {
     pub async fn token(&self, org_id: &str, request: TokenRequest<'_>) -> Result<TokenResponse> {
-        // A path segment that could never be an organization id is not looked up (a NUL byte, for
-        // one, is not even storable in PostgreSQL text).
-        if crate::admin::check_org_id(org_id).is_err() {
-            return Err(Error::NotFound(format!("organization {org_id}")));
-        }
         let org = self.org(org_id).await?;
         let params = &request.params;
         let grant_type = params

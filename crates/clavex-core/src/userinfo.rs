@@ -188,7 +188,7 @@ impl Engine {
             },
             now,
         )
-        .map_err(|e| Error::Resource(e))?;
+        .map_err(Error::Resource)?;
         if proof.jkt != jkt {
             return Err(resource_error(
                 ErrorCode::InvalidDpopProof,

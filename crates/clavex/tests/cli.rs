@@ -744,10 +744,13 @@ fn configuration_files_and_their_precedence() {
     );
 }
 
+/// Environment variables of one command.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn invalid_configuration_is_fatal_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[(&str, &str)], &str, &str); 5] = [
+    let cases: [(Env, &str, &str); 5] = [
         (
             &[("CLAVEX_LOG_FORMAT", "xml")],
             "check-config",

@@ -79,8 +79,25 @@ async fn json_body(body: Body) -> ApiResult<Value> {
     if bytes.is_empty() {
         return Ok(json!({}));
     }
-    Ok(serde_json::from_slice(&bytes)
-        .map_err(|e| Error::BadRequest(format!("body is not valid JSON: {e}")))?)
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::BadRequest(format!("body is not valid JSON: {e}")))?;
+    if contains_nul(&value) {
+        return Err(Error::BadRequest(
+            "strings in the body must not contain NUL characters".into(),
+        )
+        .into());
+    }
+    Ok(value)
+}
+
+/// PostgreSQL text cannot hold NUL, and no admin value needs one.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
 }
 
 fn respond<T: Serialize>(status: StatusCode, value: &T) -> Response {
