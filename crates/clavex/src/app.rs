@@ -114,6 +114,7 @@ pub struct Application {
     pub bootstrap: BootstrapOutcome,
     listener: TcpListener,
     addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Application {
@@ -137,12 +138,16 @@ impl Application {
         let effective;
         let config = if config.public_url.is_none() {
             effective = Config {
-                public_url: Some(format!("http://{addr}")),
+                public_url: Some(format!("{}://{addr}", config.scheme())),
                 ..config.clone()
             };
             &effective
         } else {
             config
+        };
+        let tls = match config.tls() {
+            Some(source) => Some(crate::tls::server_config(&source)?),
+            None => None,
         };
         let engine = build_engine_with_store(config, clock, store)?;
         let bootstrap = engine
@@ -158,6 +163,7 @@ impl Application {
             bootstrap,
             listener,
             addr,
+            tls,
         })
     }
 
@@ -172,14 +178,18 @@ impl Application {
     ) -> Result<()> {
         let sweeper = tokio::spawn(sweep(self.engine.clone()));
         let router = clavex_http::router(self.engine.clone());
-        let result = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let result = match self.tls {
+            Some(tls) => crate::tls::serve(self.listener, tls, router, shutdown).await,
+            None => axum::serve(
+                self.listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP"),
+        };
         sweeper.abort();
-        result.context("serving HTTP")
+        result
     }
 }
 
@@ -191,6 +201,9 @@ async fn sweep(engine: Arc<Engine>) {
         let now = engine.now();
         if let Err(err) = engine.store().purge_expired_replays(now).await {
             tracing::warn!(error = %err, "purging replay records failed");
+        }
+        if let Err(err) = engine.store().purge_artifacts(now).await {
+            tracing::warn!(error = %err, "purging expired codes, requests and sessions failed");
         }
         if let Err(err) = engine.store().purge_unpublished_keys(now).await {
             tracing::warn!(error = %err, "purging retired keys failed");

@@ -29,6 +29,12 @@ pub struct Config {
     pub cache_ttl_secs: u64,
     /// `text` or `json`.
     pub log_format: String,
+    /// PEM certificate chain for the built-in TLS listener (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the built-in TLS listener.
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a self-signed certificate created under the data directory (local use only).
+    pub dev_tls: bool,
 }
 
 impl Default for Config {
@@ -45,14 +51,20 @@ impl Default for Config {
             jwks_fetch_allow: Vec::new(),
             cache_ttl_secs: 5,
             log_format: "text".to_owned(),
+            tls_cert: None,
+            tls_key: None,
+            dev_tls: false,
         }
     }
 }
 
 /// Environment variables Clavex reads (besides `CLAVEX_CONFIG`, `CLAVEX_LOG` and the CLI's
 /// `CLAVEX_USER_PASSWORD`).
-pub const ENV_KEYS: [&str; 11] = [
+pub const ENV_KEYS: [&str; 14] = [
     "LISTEN",
+    "TLS_CERT",
+    "TLS_KEY",
+    "DEV_TLS",
     "PUBLIC_URL",
     "DATABASE_URL",
     "DATA_DIR",
@@ -126,6 +138,12 @@ fn validate(config: &Config) -> Result<()> {
             bail!("CLAVEX_PUBLIC_URL must be an http(s) URL without query or fragment");
         }
     }
+    if config.tls_cert.is_some() != config.tls_key.is_some() {
+        bail!("CLAVEX_TLS_CERT and CLAVEX_TLS_KEY must be given together");
+    }
+    if config.dev_tls && config.tls_cert.is_some() {
+        bail!("CLAVEX_DEV_TLS and CLAVEX_TLS_CERT exclude each other");
+    }
     if !matches!(config.log_format.as_str(), "text" | "json") {
         bail!("CLAVEX_LOG_FORMAT must be text or json");
     }
@@ -133,6 +151,19 @@ fn validate(config: &Config) -> Result<()> {
 }
 
 impl Config {
+    /// `https` when the built-in TLS listener is on.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls().is_some() { "https" } else { "http" }
+    }
+
+    pub fn tls(&self) -> Option<crate::tls::TlsSource> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsSource::Files { cert: cert.clone(), key: key.clone() }),
+            _ if self.dev_tls => Some(crate::tls::TlsSource::Development { data_dir: self.data_dir.clone() }),
+            _ => None,
+        }
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url
             .clone()

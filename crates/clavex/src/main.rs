@@ -29,7 +29,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default command).
-    Serve,
+    Serve {
+        /// Serve https with a self-signed certificate made under the data directory (local use).
+        #[arg(long)]
+        dev_tls: bool,
+    },
     /// Print the effective configuration, secrets redacted.
     CheckConfig,
     /// Manage organizations.
@@ -196,8 +200,12 @@ async fn main() -> Result<()> {
     if let Some(file) = &loaded.file {
         tracing::info!(file = %file.display(), "configuration file loaded");
     }
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
+    match cli.command.unwrap_or(Command::Serve { dev_tls: false }) {
+        Command::Serve { dev_tls } => {
+            let mut config = config;
+            config.dev_tls |= dev_tls;
+            serve(config).await
+        }
         Command::CheckConfig => print_json(&config.redacted()),
         Command::Tools(tool) => run_tool(tool),
         command => admin(config, command).await,
@@ -262,7 +270,8 @@ async fn serve(config: Config) -> Result<()> {
         println!("  CLAVEX_SERVER_TOKEN={token}");
     }
     println!(
-        "Clavex is listening on http://{} — issuer {}/{} — discovery {}/{}/.well-known/openid-configuration",
+        "Clavex is listening on {}://{} — issuer {}/{} — discovery {}/{}/.well-known/openid-configuration",
+        config.scheme(),
         app.local_addr(),
         public_url,
         config.bootstrap_org,
@@ -279,7 +288,7 @@ async fn admin(config: Config, command: Command) -> Result<()> {
     let engine = app::build_engine(&config, Arc::new(SystemClock)).await?;
     let e = &engine;
     match command {
-        Command::Serve | Command::CheckConfig | Command::Tools(_) => Ok(()),
+        Command::Serve { .. } | Command::CheckConfig | Command::Tools(_) => Ok(()),
         Command::Orgs(cmd) => match cmd {
             OrgsCommand::List => print_json(&e.list_organizations().await.map_err(engine_error)?),
             OrgsCommand::Create { id, display_name } => {

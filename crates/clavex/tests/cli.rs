@@ -790,3 +790,47 @@ fn invalid_configuration_is_fatal_with_a_clear_message() {
         assert!(out.stdout.is_empty(), "{env:?}");
     }
 }
+
+/// `--dev-tls` / `CLAVEX_DEV_TLS`: https with a self-signed certificate made once in the data
+/// directory; issuers become https; TLS below 1.2 and plain http are refused; cookies get the
+/// `__Host-` prefix and `Secure`.
+#[tokio::test]
+async fn development_tls_serves_https_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("CLAVEX_DEV_TLS", "true")]);
+    assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
+    let key_mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(dir.path().join("dev-tls-key.pem")).unwrap().permissions());
+    assert_eq!(key_mode & 0o777, 0o600);
+    let pem = std::fs::read(dir.path().join("dev-tls-cert.pem")).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let discovery: Value = https
+        .get(server.url("/acme/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], format!("{}/acme", server.base));
+    assert!(discovery["token_endpoint"].as_str().unwrap().starts_with("https://"));
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = server.base.replacen("https://", "http://", 1);
+    assert!(reqwest::get(format!("{plain}/healthz")).await.is_err());
+    // Secure cookies on https.
+    let page = https.get(server.url("/acme/authorize?client_id=nobody")).send().await.unwrap();
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("__Host-clavex_browser=") && c.contains("Secure") && c.contains("HttpOnly")),
+        "{cookies:?}"
+    );
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}
