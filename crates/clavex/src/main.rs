@@ -72,6 +72,8 @@ enum ToolsCommand {
         #[arg(long)]
         audience: String,
     },
+    /// Print a PKCE code_verifier and its S256 code_challenge (JSON).
+    Pkce,
     /// Print a DPoP proof for one request.
     DpopProof {
         #[arg(long)]
@@ -223,6 +225,7 @@ fn run_tool(tool: ToolsCommand) -> Result<()> {
             println!("{}", tools::client_assertion(&key, &client_id, &audience)?);
             Ok(())
         }
+        ToolsCommand::Pkce => print_json(&tools::pkce()),
         ToolsCommand::DpopProof {
             key,
             method,

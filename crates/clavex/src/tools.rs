@@ -91,3 +91,10 @@ pub fn dpop_proof(
     key.sign_jwt(Some("dpop+jwt"), Some(&header), false, &claims)
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// A PKCE pair (RFC 7636 §4.1-4.2): a 43-character random verifier and its S256 challenge.
+pub fn pkce() -> Value {
+    let verifier = clavex_jose::random_token(32);
+    let challenge = clavex_jose::b64url_encode(&clavex_jose::sha256(verifier.as_bytes()));
+    json!({ "code_verifier": verifier, "code_challenge": challenge, "code_challenge_method": "S256" })
+}
