@@ -152,7 +152,9 @@ mod tests {
             );
         }
         let source = include_str!("routes/admin.rs");
-        let routed = source.matches(".route(\"/api/v1/organizations").count();
+        // Formatting may break `.route(` and its path over lines, so compare without whitespace.
+        let compact: String = source.chars().filter(|c| !c.is_whitespace()).collect();
+        let routed = compact.matches(".route(\"/api/v1/organizations").count();
         assert_eq!(
             routed,
             DOCUMENTED_PATHS.len(),

@@ -153,13 +153,22 @@ fn validate(config: &Config) -> Result<()> {
 impl Config {
     /// `https` when the built-in TLS listener is on.
     pub fn scheme(&self) -> &'static str {
-        if self.tls().is_some() { "https" } else { "http" }
+        if self.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     pub fn tls(&self) -> Option<crate::tls::TlsSource> {
         match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::tls::TlsSource::Files { cert: cert.clone(), key: key.clone() }),
-            _ if self.dev_tls => Some(crate::tls::TlsSource::Development { data_dir: self.data_dir.clone() }),
+            (Some(cert), Some(key)) => Some(crate::tls::TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ if self.dev_tls => Some(crate::tls::TlsSource::Development {
+                data_dir: self.data_dir.clone(),
+            }),
             _ => None,
         }
     }

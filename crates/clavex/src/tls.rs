@@ -22,9 +22,14 @@ use tower::ServiceExt as _;
 /// Where the certificate comes from.
 #[derive(Debug, Clone)]
 pub enum TlsSource {
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
     /// A self-signed certificate for `localhost`/`127.0.0.1`, created once under the data directory.
-    Development { data_dir: PathBuf },
+    Development {
+        data_dir: PathBuf,
+    },
 }
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,10 +46,17 @@ pub fn development_certificate(data_dir: &Path) -> Result<(PathBuf, PathBuf)> {
     if cert_path.exists() && key_path.exists() {
         return Ok((cert_path, key_path));
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    let certified = rcgen::generate_simple_self_signed(names).context("generating a development certificate")?;
-    std::fs::write(&cert_path, certified.cert.pem()).with_context(|| format!("writing {}", cert_path.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let certified = rcgen::generate_simple_self_signed(names)
+        .context("generating a development certificate")?;
+    std::fs::write(&cert_path, certified.cert.pem())
+        .with_context(|| format!("writing {}", cert_path.display()))?;
     {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
@@ -73,7 +85,8 @@ pub fn server_config(source: &TlsSource) -> Result<Arc<ServerConfig>> {
     if certs.is_empty() {
         bail!("{} holds no certificate", cert_path.display());
     }
-    let key = PrivateKeyDer::from_pem_file(&key_path).with_context(|| format!("reading private key {}", key_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .with_context(|| format!("reading private key {}", key_path.display()))?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .context("TLS protocol versions")?
@@ -86,7 +99,12 @@ pub fn server_config(source: &TlsSource) -> Result<Arc<ServerConfig>> {
 
 /// Accepts TLS connections and serves `router` on each, until `shutdown` resolves; then waits for
 /// open connections to finish (bounded).
-pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let acceptor = TlsAcceptor::from(config);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -117,11 +135,15 @@ pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, router: Rou
                     return;
                 }
             };
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let mut request = request.map(axum::body::Body::new);
-                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                router.clone().oneshot(request)
-            });
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let mut request = request.map(axum::body::Body::new);
+                    request
+                        .extensions_mut()
+                        .insert(ConnectInfo::<SocketAddr>(peer));
+                    router.clone().oneshot(request)
+                },
+            );
             let builder = auto::Builder::new(TokioExecutor::new());
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
             if let Err(err) = watcher.watch(connection.into_owned()).await {
@@ -132,8 +154,14 @@ pub async fn serve(listener: TcpListener, config: Arc<ServerConfig>, router: Rou
     drop(listener);
     // In-flight requests are short; an idle HTTP/2 client may keep its connection open after
     // GOAWAY, so the wait is bounded.
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        tracing::info!("closing connections still open {} s after shutdown", DRAIN_TIMEOUT.as_secs());
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            "closing connections still open {} s after shutdown",
+            DRAIN_TIMEOUT.as_secs()
+        );
     }
     Ok(())
 }

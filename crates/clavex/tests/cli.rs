@@ -798,8 +798,16 @@ fn invalid_configuration_is_fatal_with_a_clear_message() {
 async fn development_tls_serves_https_only() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[("CLAVEX_DEV_TLS", "true")]);
-    assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
-    let key_mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(dir.path().join("dev-tls-key.pem")).unwrap().permissions());
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let key_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("dev-tls-key.pem"))
+            .unwrap()
+            .permissions(),
+    );
     assert_eq!(key_mode & 0o777, 0o600);
     let pem = std::fs::read(dir.path().join("dev-tls-cert.pem")).unwrap();
     let https = reqwest::Client::builder()
@@ -815,12 +823,21 @@ async fn development_tls_serves_https_only() {
         .await
         .unwrap();
     assert_eq!(discovery["issuer"], format!("{}/acme", server.base));
-    assert!(discovery["token_endpoint"].as_str().unwrap().starts_with("https://"));
+    assert!(
+        discovery["token_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
     // Plain HTTP to the TLS port gets no HTTP answer.
     let plain = server.base.replacen("https://", "http://", 1);
     assert!(reqwest::get(format!("{plain}/healthz")).await.is_err());
     // Secure cookies on https.
-    let page = https.get(server.url("/acme/authorize?client_id=nobody")).send().await.unwrap();
+    let page = https
+        .get(server.url("/acme/authorize?client_id=nobody"))
+        .send()
+        .await
+        .unwrap();
     let cookies: Vec<String> = page
         .headers()
         .get_all("set-cookie")
@@ -828,7 +845,11 @@ async fn development_tls_serves_https_only() {
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
     assert!(
-        cookies.iter().any(|c| c.starts_with("__Host-clavex_browser=") && c.contains("Secure") && c.contains("HttpOnly")),
+        cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-clavex_browser=")
+                && c.contains("Secure")
+                && c.contains("HttpOnly")),
         "{cookies:?}"
     );
     let (status, _) = server.terminate();
