@@ -2,29 +2,20 @@
 //! registration is acceptable lives here, as data and small pure functions. Handlers and flows call
 //! these; they never restate a rule themselves.
 
-use clavex_jose::Algorithm;
 use serde_json::Value;
 
 use crate::error::OAuthError;
 use crate::settings::{OrgSettings, Profile};
 
-/// FAPI 2.0 SP §5.4: only PS256, ES256 and EdDSA (Ed25519) for every signature we accept or make.
-pub const FAPI_ALGORITHMS: [Algorithm; 3] = [Algorithm::Ps256, Algorithm::Es256, Algorithm::EdDsa];
-
-/// Names advertised in discovery. The fully-specified `Ed25519` is accepted on input but not
-/// advertised, because the conformance suite flags any name outside PS256/ES256/EdDSA.
-pub const ADVERTISED_ALGORITHMS: [&str; 3] = ["PS256", "ES256", "EdDSA"];
-
-/// FAPI 2.0 SP §5.3.2.1-13: accept `iat`/`nbf` up to 10 s in the future (clock skew).
-pub const MAX_FUTURE_SKEW_SECS: i64 = 10;
+// The FAPI 2.0 algorithms and the time windows and size limits of JWTs and DPoP proofs are shared
+// with every resource server, so they are defined once in `clavex-resource` (which this crate depends
+// on; it cannot depend on the engine) and re-exported here, where the engine's flows look for them.
+pub use clavex_resource::policy::{
+    ADVERTISED_ALGORITHMS, DPOP_MAX_AGE_SECS, FAPI_ALGORITHMS, MAX_FUTURE_SKEW_SECS, MAX_JTI_LEN,
+    MAX_JWT_LEN, fapi_algorithm,
+};
 /// A client assertion may not live longer than this from now (bounds the replay record we keep).
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
-/// RFC 9449 §11.1: a DPoP proof is accepted up to this age (by its `iat`).
-pub const DPOP_MAX_AGE_SECS: i64 = 60;
-/// Bound on `jti` lengths we store, so replay records stay small.
-pub const MAX_JTI_LEN: usize = 256;
-/// Bound on the encoded size of any JWT we parse from a client.
-pub const MAX_JWT_LEN: usize = 16 * 1024;
 
 pub const OIDC_SCOPES: [&str; 5] = ["openid", "profile", "email", "address", "phone"];
 
@@ -71,16 +62,47 @@ pub const SUPPORTED_CLAIMS: [&str; 20] = [
     "updated_at",
 ];
 
-/// Parses an algorithm name and refuses anything outside FAPI's list (`none`, RS256, HS256, ...).
-pub fn fapi_algorithm(name: &str) -> Result<Algorithm, String> {
-    Algorithm::parse(name).map_err(|_| {
-        format!("algorithm {name} is not allowed; use one of PS256, ES256, EdDSA (Ed25519)")
-    })
-}
-
 /// Is `iat`/`nbf` acceptable with respect to `now`? (Not too far in the future.)
 pub fn not_in_future(value: i64, now: i64) -> bool {
     value <= now + MAX_FUTURE_SKEW_SECS
+}
+
+/// OIDC Core §3.1.2.1 `max_age`: may an existing sign-in (at `auth_time`) serve a request with this
+/// `max_age`? It must be at most `max_age` seconds old; `max_age=0` asks for an active
+/// re-authentication, so only a sign-in made for this very request counts (as with `prompt=login`),
+/// even within the same second. Any non-negative `i64` is safe (no overflow).
+pub fn authentication_fresh_enough(
+    auth_time: i64,
+    max_age: Option<i64>,
+    now: i64,
+    signed_in_for_this_request: bool,
+) -> bool {
+    match max_age {
+        None => true,
+        Some(0) => signed_in_for_this_request,
+        Some(max) => auth_time.saturating_add(max) >= now,
+    }
+}
+
+/// The login-throttling counter of an account. An existing user is counted by user id, so failures
+/// with the username and with the email address share one budget; a login that names nobody is
+/// counted by the string typed, case-folded. Either way the key is hashed, so an arbitrarily long
+/// login never becomes an arbitrarily long store key.
+pub fn login_account_counter_key(org_id: &str, user_id: Option<&str>, login: &str) -> String {
+    let subject = match user_id {
+        Some(id) => format!("user\u{0}{id}"),
+        None => format!("login\u{0}{}", login.to_lowercase()),
+    };
+    let digest = clavex_jose::sha256(subject.as_bytes());
+    format!(
+        "login:{org_id}:account:{}",
+        clavex_jose::b64url_encode(&digest)
+    )
+}
+
+/// The login-throttling counter of a client address.
+pub fn login_address_counter_key(org_id: &str, address: &str) -> String {
+    format!("login:{org_id}:address:{address}")
 }
 
 /// FAPI 2.0 SP §5.3.2.1-8: the audience of a client assertion must be the issuer identifier as a
@@ -258,6 +280,16 @@ mod tests {
             PAR,
             &s
         ));
+    }
+
+    #[test]
+    fn max_age_rules() {
+        assert!(authentication_fresh_enough(100, None, 10_000, false));
+        assert!(authentication_fresh_enough(100, Some(60), 160, false));
+        assert!(!authentication_fresh_enough(100, Some(60), 161, false));
+        assert!(!authentication_fresh_enough(100, Some(0), 100, false));
+        assert!(authentication_fresh_enough(100, Some(0), 100, true));
+        assert!(authentication_fresh_enough(100, Some(i64::MAX), 200, false));
     }
 
     #[test]

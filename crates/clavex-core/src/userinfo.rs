@@ -1,13 +1,26 @@
 //! Protected-resource checks for Clavex's own resource, the UserInfo endpoint (OIDC Core §5.3):
 //! a DPoP-bound JWT access token (RFC 9068, RFC 9449 §7) whose grant is still live.
+//!
+//! The checks are `clavex-resource`'s, the library every resource server uses; here they run against
+//! the organization's parsed keys (no JWKS fetch), record proofs in the store (single use across
+//! nodes) and ask the store whether the token's grant is still live.
 
-use clavex_jose::{Jws, JwsLimits};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clavex_jose::{Algorithm, PublicKey};
+use clavex_resource::{
+    GrantStatus, KeySource, ReplayCache, ResourceConfig, ResourceError, ResourceErrorCode,
+    ResourceVerifier,
+};
+use clavex_store::Store;
 use serde_json::{Map, Value};
 
 use crate::authorization::GrantPayload;
-use crate::dpop::{self, DpopContext};
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
+use crate::keyring::OrgKeys;
+use crate::policy;
 
 /// A request to a protected resource, as the HTTP layer saw it.
 pub struct ResourceRequest<'a> {
@@ -23,6 +36,19 @@ pub struct ResourceRequest<'a> {
 
 fn resource_error(code: ErrorCode, msg: impl Into<String>) -> Error {
     Error::Resource(OAuthError::new(code, msg))
+}
+
+impl From<ResourceError> for Error {
+    fn from(err: ResourceError) -> Self {
+        let code = match err.code {
+            ResourceErrorCode::InvalidRequest => ErrorCode::InvalidRequest,
+            ResourceErrorCode::InvalidToken => ErrorCode::InvalidToken,
+            ResourceErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,
+            ResourceErrorCode::InsufficientScope => ErrorCode::InsufficientScope,
+            ResourceErrorCode::ServerError => return Error::Internal(err.description),
+        };
+        resource_error(code, err.description)
+    }
 }
 
 /// A verified access token.
@@ -42,6 +68,61 @@ impl AccessToken {
             .split(' ')
             .filter(|s| !s.is_empty())
             .collect()
+    }
+}
+
+/// The organization's published keys (active and retired), already parsed.
+struct OrgKeySource(Arc<OrgKeys>);
+
+#[clavex_resource::async_trait]
+impl KeySource for OrgKeySource {
+    async fn key(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> std::result::Result<Option<PublicKey>, ResourceError> {
+        Ok(self.0.verification_key(kid, alg))
+    }
+}
+
+/// DPoP proofs are single-use across every node: recorded in the store (one atomic statement), in
+/// the same namespace as proofs at the token endpoint.
+struct StoreReplay {
+    store: Arc<dyn Store>,
+    namespace: String,
+}
+
+#[clavex_resource::async_trait]
+impl ReplayCache for StoreReplay {
+    async fn record_once(
+        &self,
+        id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> std::result::Result<bool, ResourceError> {
+        self.store
+            .record_once(&self.namespace, id, expires_at, now)
+            .await
+            .map_err(|e| ResourceError::server_error(format!("store: {e}")))
+    }
+}
+
+/// A grant is live until it is revoked (code reuse, logout) or expires.
+struct StoreGrants {
+    store: Arc<dyn Store>,
+    org_id: String,
+    now: i64,
+}
+
+#[clavex_resource::async_trait]
+impl GrantStatus for StoreGrants {
+    async fn is_active(&self, grant_id: &str) -> std::result::Result<bool, ResourceError> {
+        let grant = self
+            .store
+            .get_grant(&self.org_id, grant_id)
+            .await
+            .map_err(|e| ResourceError::server_error(format!("store: {e}")))?;
+        Ok(grant.is_some_and(|g| g.revoked_at.is_none() && g.expires_at > self.now))
     }
 }
 
@@ -78,143 +159,42 @@ impl Engine {
         request: &ResourceRequest<'_>,
         url: &str,
     ) -> Result<AccessToken> {
-        if request.token_in_query || request.token_in_body {
-            return Err(resource_error(
-                ErrorCode::InvalidRequest,
-                "access tokens are accepted only in the Authorization header",
-            ));
-        }
-        let header = match request.authorization.as_slice() {
-            [] => {
-                return Err(resource_error(
-                    ErrorCode::InvalidToken,
-                    "an access token is required (Authorization: DPoP <token>)",
-                ));
-            }
-            [one] => *one,
-            _ => {
-                return Err(resource_error(
-                    ErrorCode::InvalidRequest,
-                    "exactly one Authorization header is allowed",
-                ));
-            }
+        let presented = clavex_resource::ResourceRequest {
+            method: request.method,
+            url,
+            authorization: &request.authorization,
+            dpop: &request.dpop,
+            token_in_query: request.token_in_query,
+            token_in_body: request.token_in_body,
         };
-        let (scheme, token) = header.split_once(' ').ok_or_else(|| {
-            resource_error(
-                ErrorCode::InvalidToken,
-                "the Authorization header must be DPoP <token>",
-            )
-        })?;
-        let token = token.trim();
-        if scheme.eq_ignore_ascii_case("bearer") {
-            return Err(resource_error(
-                ErrorCode::InvalidToken,
-                "this access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof",
-            ));
-        }
-        if !scheme.eq_ignore_ascii_case("dpop") {
-            return Err(resource_error(
-                ErrorCode::InvalidToken,
-                "unsupported authorization scheme; use DPoP",
-            ));
-        }
-        let jws = Jws::parse(
-            token,
-            &JwsLimits {
-                max_total_len: crate::policy::MAX_JWT_LEN,
-            },
-        )
-        .map_err(|_| resource_error(ErrorCode::InvalidToken, "the access token is malformed"))?;
-        if !clavex_jose::typ_matches(jws.typ(), "at+jwt") {
-            return Err(resource_error(
-                ErrorCode::InvalidToken,
-                "the access token is not an RFC 9068 access token",
-            ));
-        }
-        let keys = self.org_keys(&org.record.id).await?;
-        let alg = jws.algorithm().map_err(|_| {
-            resource_error(
-                ErrorCode::InvalidToken,
-                "the access token algorithm is not allowed",
-            )
-        })?;
-        let key = keys.verification_key(jws.kid(), alg).ok_or_else(|| {
-            resource_error(
-                ErrorCode::InvalidToken,
-                "the access token was not signed by this issuer",
-            )
-        })?;
-        jws.verify_with(&key).map_err(|_| {
-            resource_error(
-                ErrorCode::InvalidToken,
-                "the access token signature is invalid",
-            )
-        })?;
-        let claims = jws.claims().clone();
+        // Requests without a usable Authorization header are answered before any key is loaded.
+        clavex_resource::presented_token(&presented)?;
         let now = self.now();
-        if claims.get("iss").and_then(Value::as_str) != Some(org.issuer.as_str()) {
-            return Err(resource_error(
-                ErrorCode::InvalidToken,
-                "the access token was issued by another issuer",
-            ));
-        }
-        if claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .is_none_or(|exp| exp <= now)
-        {
-            return Err(resource_error(
-                ErrorCode::InvalidToken,
-                "the access token has expired",
-            ));
-        }
-        let jkt = claims
-            .get("cnf")
-            .and_then(|c| c.get("jkt"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                resource_error(
-                    ErrorCode::InvalidToken,
-                    "the access token is not DPoP-bound",
-                )
-            })?
-            .to_owned();
-        let proof = dpop::verify_proof(
-            &request.dpop,
-            &DpopContext {
-                method: request.method,
-                url,
-                access_token: Some(token),
-            },
-            now,
-        )
-        .map_err(Error::Resource)?;
-        if proof.jkt != jkt {
-            return Err(resource_error(
-                ErrorCode::InvalidDpopProof,
-                "the DPoP proof is signed by another key than the token is bound to",
-            ));
-        }
-        if let Some(grant_id) = claims.get("grant_id").and_then(Value::as_str)
-            && self.live_grant(org, grant_id).await?.is_none()
-        {
-            return Err(resource_error(
-                ErrorCode::InvalidToken,
-                "the authorization behind this access token has been revoked",
-            ));
-        }
-        let namespace = format!("{}:{}", crate::replay::NS_DPOP, org.record.id);
-        if !self
-            .store
-            .record_once(&namespace, &proof.replay_id, proof.replay_expires_at, now)
-            .await?
-        {
-            return Err(resource_error(
-                ErrorCode::InvalidDpopProof,
-                "DPoP proof jti has already been used",
-            ));
-        }
-        Ok(AccessToken { claims })
+        let keys = self.org_keys(&org.record.id).await?;
+        let config = ResourceConfig {
+            issuer: org.issuer.clone(),
+            jwks_uri: org.jwks_uri.clone(),
+            // Any audience: UserInfo belongs to the issuer, whatever API a token was issued for.
+            audiences: Vec::new(),
+            allowed_algs: policy::FAPI_ALGORITHMS.to_vec(),
+            max_clock_skew: Duration::from_secs(policy::MAX_FUTURE_SKEW_SECS.unsigned_abs()),
+            dpop_max_age: Duration::from_secs(policy::DPOP_MAX_AGE_SECS.unsigned_abs()),
+            replay: Arc::new(StoreReplay {
+                store: self.store.clone(),
+                namespace: format!("{}:{}", crate::replay::NS_DPOP, org.record.id),
+            }),
+            grant_status: Some(Arc::new(StoreGrants {
+                store: self.store.clone(),
+                org_id: org.record.id.clone(),
+                now,
+            })),
+            jwks: Default::default(),
+        };
+        let verifier = ResourceVerifier::with_key_source(config, Arc::new(OrgKeySource(keys)));
+        let verified = verifier.verify(&presented, now).await?;
+        Ok(AccessToken {
+            claims: verified.claims,
+        })
     }
 
     /// `GET`/`POST /{org}/userinfo`.

@@ -104,7 +104,7 @@ impl ResourceError {
     /// `DPoP error="…", error_description="…", algs="ES256 PS256 EdDSA"`. `None` for server errors,
     /// which are not an authentication challenge.
     pub fn www_authenticate(&self) -> Option<String> {
-        self.www_authenticate_with(&[Algorithm::Es256, Algorithm::Ps256, Algorithm::EdDsa])
+        self.www_authenticate_with(&policy::FAPI_ALGORITHMS)
     }
 
     /// As [`ResourceError::www_authenticate`], advertising `algs`.

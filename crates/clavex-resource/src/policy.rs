@@ -45,11 +45,14 @@ pub fn allowed_algorithm(name: &str, allowed: &[Algorithm]) -> Result<Algorithm,
     }
 }
 
-/// The `algs` parameter of a `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1): space-separated.
+/// The `algs` parameter of a `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1): space-separated, in
+/// one fixed order (ES256, PS256, EdDSA) whatever the order of `allowed`, so that every Clavex
+/// resource, UserInfo included, sends the same challenge.
 pub fn algs_parameter(allowed: &[Algorithm]) -> String {
-    allowed
-        .iter()
-        .map(|a| a.as_str())
+    [Algorithm::Es256, Algorithm::Ps256, Algorithm::EdDsa]
+        .into_iter()
+        .filter(|a| allowed.contains(a))
+        .map(Algorithm::as_str)
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -67,12 +70,15 @@ mod tests {
             Some("algorithm RS256 is not allowed; use one of PS256, ES256, EdDSA (Ed25519)")
         );
         assert_eq!(
-            allowed_algorithm("PS256", &[Algorithm::Es256]).err().as_deref(),
+            allowed_algorithm("PS256", &[Algorithm::Es256])
+                .err()
+                .as_deref(),
             Some("algorithm PS256 is not allowed; use one of ES256")
         );
+        assert_eq!(algs_parameter(&FAPI_ALGORITHMS), "ES256 PS256 EdDSA");
         assert_eq!(
-            algs_parameter(&[Algorithm::Es256, Algorithm::Ps256, Algorithm::EdDsa]),
-            "ES256 PS256 EdDSA"
+            algs_parameter(&[Algorithm::EdDsa, Algorithm::Es256]),
+            "ES256 EdDSA"
         );
     }
 }
