@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # cleanup is called by a trap
-# Interoperability test: a real `clavex serve` against the oauth4webapi relying-party library.
+# Interoperability tests against a real `clavex serve`: the oauth4webapi relying-party library
+# (client_credentials.mjs) and, in headless Chromium driven by playwright-core, the login and
+# consent pages (login_consent.mjs) and oauth4webapi's authorization-code flow (full_flow.mjs).
+# The two browser suites run in one node process (browser.mjs): one Chromium launch per server.
 #
 # Usage: tests/interop/run.sh [path/to/clavex]
 #   The binary defaults to $CLAVEX_BIN, then <repo>/target/debug/clavex. This script builds
-#   nothing: run `cargo build -p clavex` and `npm ci` (in tests/interop) first.
+#   nothing and installs nothing: run `cargo build -p clavex` and `npm ci` (in tests/interop)
+#   first, and have Debian's chromium at /usr/bin/chromium (.ci/run installs it).
 #
 # Environment:
 #   INTEROP_PG=1        also run against PostgreSQL, in a fresh database clavex_interop_<random>
 #                       that is dropped afterwards (psql must reach the server).
 #   INTEROP_SQLITE=0    skip the SQLite run (default: run it).
+#   INTEROP_BROWSER=0   skip the browser suites (default: run them).
+#   INTEROP_CHROMIUM    the browser binary (default /usr/bin/chromium); never downloaded.
+#   INTEROP_SCREENSHOT_DIR  keep the screenshots (login, consent, login with error, and any
+#                       failure) there; by default they go to the temporary work directory.
 #   INTEROP_PG_HOST / INTEROP_PG_PORT / INTEROP_PG_USER   (default 127.0.0.1 / 5432 / postgres)
 #   INTEROP_READY_TIMEOUT   seconds to wait for /readyz (default 60).
 #   INTEROP_SERVER_LOG      the server's CLAVEX_LOG filter (default info).
@@ -36,6 +44,18 @@ if [[ ! -d "$SCRIPT_DIR/node_modules/oauth4webapi" ]]; then
     exit 2
 fi
 command -v node >/dev/null || { log "node is not installed"; exit 2; }
+RUN_BROWSER="${INTEROP_BROWSER:-1}"
+if [[ "$RUN_BROWSER" != "0" ]]; then
+    if [[ ! -d "$SCRIPT_DIR/node_modules/playwright-core" ]]; then
+        log "node_modules/playwright-core missing: run 'npm ci' in $SCRIPT_DIR"
+        exit 2
+    fi
+    CHROMIUM="${INTEROP_CHROMIUM:-/usr/bin/chromium}"
+    if [[ ! -x "$CHROMIUM" ]]; then
+        log "Chromium not found at $CHROMIUM: apt-get install chromium (or INTEROP_BROWSER=0 to skip the browser suites)"
+        exit 2
+    fi
+fi
 
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/clavex-interop.XXXXXX")"
 SERVER_PID=""
@@ -139,12 +159,30 @@ run_once() {
     fi
     log "[$label] server ready; running client_credentials.mjs"
 
-    local status=0
+    local status=0 shots="${INTEROP_SCREENSHOT_DIR:-$data_dir/screenshots}"
     (
         cd "$SCRIPT_DIR"
         CLAVEX_BASE_URL="$base" CLAVEX_ORG="acme" CLAVEX_ADMIN_TOKEN="$token" \
             INTEROP_LABEL="$label" node client_credentials.mjs
     ) || status=$?
+
+    if [[ "$RUN_BROWSER" != "0" ]]; then
+        log "[$label] running browser.mjs (login_consent.mjs, full_flow.mjs) in $CHROMIUM"
+        local browser_status=0
+        (
+            cd "$SCRIPT_DIR"
+            CLAVEX_BASE_URL="$base" CLAVEX_ORG="acme" CLAVEX_ADMIN_TOKEN="$token" \
+                INTEROP_LABEL="$label" INTEROP_CHROMIUM="$CHROMIUM" INTEROP_SCREENSHOT_DIR="$shots" \
+                node browser.mjs
+        ) || browser_status=$?
+        if ((browser_status != 0)); then
+            [[ -n "${INTEROP_SCREENSHOT_DIR:-}" ]] ||
+                log "[$label] rerun with INTEROP_SCREENSHOT_DIR=<dir> to keep the failure screenshots"
+            ((status != 0)) || status=$browser_status
+        fi
+    else
+        log "[$label] browser suites skipped (INTEROP_BROWSER=0)"
+    fi
 
     stop_server
     if ((status != 0)); then

@@ -62,7 +62,12 @@ pub fn main(args: LoadgenArgs) -> Result<()> {
     if args.duration.is_nan() || args.duration <= 0.0 || args.warmup.is_nan() || args.warmup < 0.0 {
         bail!("--duration must be positive and --warmup not negative");
     }
-    let target = Target::parse(&args.base, &args.org)?;
+    let base = match (&args.base, args.serve) {
+        (Some(b), _) => b.clone(),
+        (None, None) => "http://127.0.0.1:18080".to_owned(),
+        (None, Some(_)) => format!("http://{}", serve::free_local_port()?),
+    };
+    let target = Target::parse(&base, &args.org)?;
 
     // Pin first: threads created later (tokio's blocking pool, perf, the server via taskset) inherit
     // or set their own mask.
@@ -86,7 +91,7 @@ pub fn main(args: LoadgenArgs) -> Result<()> {
     let server = match args.serve {
         Some(store) => Some(serve::start(&serve::ServeOptions {
             store,
-            base: &args.base,
+            base: &target.base,
             listen: &target.authority,
             admin_token: &admin_token,
             cpu: if args.no_pin {
@@ -547,7 +552,8 @@ async fn run(
         if perf.is_none()
             && let (Some(path), Some(pid)) = (&args.perf, server_pid)
         {
-            perf = Some(serve::Perf::start(pid, path, &args.perf_call_graph)?);
+            let cpu = (args.serve.is_some() && !args.no_pin).then_some(args.server_cpu);
+            perf = Some(serve::Perf::start(pid, cpu, path, &args.perf_call_graph)?);
         }
         let server_before = serve::cpu_seconds(server_pid);
         let self_before = serve::cpu_seconds(None);

@@ -33,9 +33,11 @@ pub enum StoreKind {
 
 #[derive(Args, Debug, Clone)]
 pub struct LoadgenArgs {
-    /// Public base URL of the server (the issuer is `{base}/{org}`).
-    #[arg(long, default_value = "http://127.0.0.1:18080")]
-    pub base: String,
+    /// Public base URL of the server (the issuer is `{base}/{org}`). Default:
+    /// http://127.0.0.1:18080, or with --serve a free port on 127.0.0.1 (the started server listens
+    /// on the host:port of the base URL, which must be free).
+    #[arg(long)]
+    pub base: Option<String>,
     /// Organization whose token endpoint is driven.
     #[arg(long, default_value = "acme")]
     pub org: String,
@@ -79,8 +81,9 @@ pub struct LoadgenArgs {
     /// PID of an already running server, to report its CPU use over the timed phase.
     #[arg(long)]
     pub server_pid: Option<u32>,
-    /// Record a CPU profile of the server during the timed phase with
-    /// `perf record -e cpu-clock -F 999 -g -p <server pid> -o <FILE>` (needs --serve or --server-pid).
+    /// Record a CPU profile of the server during the timed phase with `perf record -e cpu-clock
+    /// -F 999 --call-graph <mode> -o <FILE>`, of the server's CPU (`-C`) when --serve pins it, else
+    /// of `-p <server pid>` (needs --serve or --server-pid).
     #[arg(long, value_name = "FILE")]
     pub perf: Option<PathBuf>,
     /// Call-graph mode passed to `perf record --call-graph` (fp, dwarf, lbr).

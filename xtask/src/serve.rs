@@ -97,6 +97,12 @@ pub struct ServeOptions<'a> {
     pub pg_url: &'a str,
 }
 
+/// `127.0.0.1:<port>` with a port that was free a moment ago.
+pub fn free_local_port() -> Result<String> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(probe.local_addr()?.to_string())
+}
+
 /// Builds (unless told not to) and starts the server, and waits until `/healthz` answers.
 pub fn start(opts: &ServeOptions<'_>) -> Result<Server> {
     let bin = match &opts.server_bin {
@@ -119,6 +125,13 @@ pub fn start(opts: &ServeOptions<'_>) -> Result<Server> {
     };
     if !bin.exists() {
         bail!("server binary {} does not exist", bin.display());
+    }
+    // Another server on the port would answer the health check and the load in our server's place.
+    if let Err(e) = std::net::TcpListener::bind(opts.listen) {
+        bail!(
+            "{} is not free ({e}): another server listens there; pass another --base or omit it",
+            opts.listen
+        );
     }
     let data = tempfile::Builder::new()
         .prefix("clavex-loadgen-")
@@ -208,6 +221,13 @@ fn wait_healthy(server: &mut Server, listen: &str) -> Result<()> {
                 let mut answer = String::new();
                 let _ = stream.read_to_string(&mut answer);
                 if answer.starts_with("HTTP/1.1 200") {
+                    // Still ours: had our server failed to bind, it would have exited by now.
+                    std::thread::sleep(Duration::from_millis(200));
+                    if let Some(child) = server.child.as_mut()
+                        && let Some(status) = child.try_wait()?
+                    {
+                        bail!("the server exited during start-up: {status}");
+                    }
                     return Ok(());
                 }
             }
@@ -291,20 +311,27 @@ pub struct Perf {
 }
 
 impl Perf {
-    pub fn start(pid: u32, output: &Path, call_graph: &str) -> Result<Perf> {
-        let child = Command::new("perf")
-            .args([
-                "record",
-                "-e",
-                "cpu-clock",
-                "-F",
-                "999",
-                "--call-graph",
-                call_graph,
-            ])
-            .arg("-o")
-            .arg(output)
-            .args(["-p", &pid.to_string()])
+    /// Samples the server's CPU (`-C cpu`) when the server is pinned: per-CPU events cost nothing
+    /// at context switches, whereas per-thread events (`-p pid`) are switched in and out at each of
+    /// the server's many thread hand-offs and slow it down markedly. Otherwise follows `pid`.
+    pub fn start(pid: u32, cpu: Option<usize>, output: &Path, call_graph: &str) -> Result<Perf> {
+        let mut cmd = Command::new("perf");
+        cmd.args([
+            "record",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "999",
+            "--call-graph",
+            call_graph,
+        ])
+        .arg("-o")
+        .arg(output);
+        match cpu {
+            Some(c) => cmd.args(["-C", &c.to_string()]),
+            None => cmd.args(["-p", &pid.to_string()]),
+        };
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()

@@ -846,10 +846,6 @@ fn validate_settings(settings: &OrgSettings) -> Result<()> {
             "access_token_lifetime must be between 30 and 86400 seconds".into(),
         ));
     }
-    if settings.dpop_nonce_required {
-        return Err(Error::BadRequest(
-            "dpop_nonce_required: DPoP server nonces are not yet supported".into(),
-        ));
-    }
+    
     Ok(())
 }

@@ -15,3 +15,29 @@ pub fn verify_proof(
     clavex_resource::dpop::verify_proof(header_values, ctx, now)
         .map_err(|e| OAuthError::invalid_dpop_proof(e.0))
 }
+
+use crate::engine::{Engine, OrgContext};
+use crate::error::{Error, Result};
+
+impl Engine {
+    /// The nonce to send in `DPoP-Nonce` when the organization requires nonces.
+    pub fn dpop_nonce(&self, org: &OrgContext) -> Option<String> {
+        org.settings.dpop_nonce_required.then(|| self.nonces.issue(&org.record.id, self.now()))
+    }
+
+    /// RFC 9449 §8: when the organization requires nonces, a proof must carry a current one. Only
+    /// called on a proof that is otherwise valid, so a request without any proof still gets
+    /// `invalid_dpop_proof`, never `use_dpop_nonce`.
+    pub(crate) fn check_dpop_nonce(&self, org: &OrgContext, proof: &VerifiedProof) -> Result<()> {
+        if !org.settings.dpop_nonce_required {
+            return Ok(());
+        }
+        let now = self.now();
+        let description = match proof.nonce.as_deref() {
+            None => "this server requires a DPoP nonce: retry with the nonce in the DPoP-Nonce header",
+            Some(nonce) if self.nonces.accepts(&org.record.id, nonce, now) => return Ok(()),
+            Some(_) => "the DPoP nonce is stale or unknown: retry with the nonce in the DPoP-Nonce header",
+        };
+        Err(Error::UseDpopNonce { description: description.to_owned(), nonce: self.nonces.issue(&org.record.id, now) })
+    }
+}

@@ -54,6 +54,7 @@ pub struct Engine {
     pub(crate) remote_keys: Cache<(String, String), Arc<RemoteKeys>>,
     pub(crate) fetcher: JwksFetcher,
     pub(crate) hasher: PasswordHasherPool,
+    pub(crate) nonces: crate::dpop_nonce::NonceIssuer,
 }
 
 impl Engine {
@@ -67,6 +68,7 @@ impl Engine {
         let parallelism = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        let nonces = crate::dpop_nonce::NonceIssuer::new(&master);
         Ok(Engine {
             store,
             clock,
@@ -90,6 +92,7 @@ impl Engine {
                 .build(),
             fetcher,
             hasher: PasswordHasherPool::new(parallelism),
+            nonces,
         })
     }
 

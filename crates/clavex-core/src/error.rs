@@ -108,6 +108,10 @@ pub enum Error {
     /// A protocol error for an OAuth endpoint (token, discovery, ...).
     #[error(transparent)]
     OAuth(#[from] OAuthError),
+    /// RFC 9449 §8: the proof lacks a valid server nonce; answered `use_dpop_nonce` with a fresh
+    /// nonce in the `DPoP-Nonce` header.
+    #[error("use_dpop_nonce: {description}")]
+    UseDpopNonce { description: String, nonce: String },
     /// A protected-resource error (RFC 6750 §3, RFC 9449 §7.1): answered with `WWW-Authenticate`.
     #[error("resource: {0}")]
     Resource(OAuthError),

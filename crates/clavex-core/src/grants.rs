@@ -65,6 +65,7 @@ impl Engine {
             },
             now,
         )?;
+        self.check_dpop_nonce(org, &proof)?;
 
         // Read first, check everything, consume last: a request that fails a check does not burn
         // the code of the legitimate client.
@@ -137,6 +138,8 @@ impl Engine {
             .ok_or_else(|| invalid_grant("the authorization has been revoked"))?;
         let grant: GrantPayload = serde_json::from_str(&grant_record.payload_json)
             .map_err(|e| Error::Internal(format!("grant payload: {e}")))?;
+        self.ensure_grant_user_exists(org, &grant_id, &grant)
+            .await?;
 
         self.record_proof_use(org, &proof).await?;
         self.record_assertion_use(org, &authenticated).await?;
@@ -182,6 +185,31 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// A grant dies with its user: when the user has been deleted, the grant is revoked (its refresh
+    /// tokens and codes with it, and its access tokens as seen by every grant-status check) and the
+    /// request is `invalid_grant`.
+    async fn ensure_grant_user_exists(
+        &self,
+        org: &OrgContext,
+        grant_id: &str,
+        grant: &GrantPayload,
+    ) -> Result<()> {
+        if self
+            .store
+            .get_user(&org.record.id, &grant.user_id)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        self.store
+            .revoke_grant(&org.record.id, grant_id, self.now())
+            .await?;
+        Err(invalid_grant(
+            "the user of this authorization no longer exists",
+        ))
     }
 
     /// The grant if it exists and is neither revoked nor expired.
@@ -230,6 +258,7 @@ impl Engine {
             },
             now,
         )?;
+        self.check_dpop_nonce(org, &proof)?;
         let record = match self
             .store
             .get_artifact(ArtifactKind::RefreshToken, &hash_secret(token))
@@ -253,6 +282,8 @@ impl Engine {
             .ok_or_else(|| invalid_grant("the authorization has been revoked"))?;
         let grant: GrantPayload = serde_json::from_str(&grant_record.payload_json)
             .map_err(|e| Error::Internal(format!("grant payload: {e}")))?;
+        self.ensure_grant_user_exists(org, &grant_id, &grant)
+            .await?;
         let scope = match params.single("scope")? {
             None => grant.scope.clone(),
             Some(requested) => {

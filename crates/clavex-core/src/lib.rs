@@ -11,6 +11,7 @@ pub mod client_auth;
 pub mod clock;
 pub mod discovery;
 pub mod dpop;
+pub mod dpop_nonce;
 pub mod engine;
 pub mod error;
 pub mod form;

@@ -82,6 +82,7 @@ impl Engine {
             },
             now,
         )?;
+        self.check_dpop_nonce(org, &proof)?;
         let scope_param = params.single("scope")?.unwrap_or("");
         let scopes = policy::check_client_credentials_scope(
             scope_param,

@@ -44,6 +44,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.0 {
             Error::OAuth(err) => body(oauth_status(err.code), err.code.as_str(), &err.description),
+            Error::UseDpopNonce { description, nonce } => {
+                let mut response = body(StatusCode::BAD_REQUEST, "use_dpop_nonce", &description);
+                if let Ok(value) = HeaderValue::from_str(&nonce) {
+                    response.headers_mut().insert("dpop-nonce", value);
+                }
+                response
+            }
             Error::Resource(err) => {
                 let status = match err.code {
                     ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,

@@ -46,6 +46,8 @@ pub struct VerifiedProof {
     pub replay_id: String,
     /// Until when the record must be kept (the proof could be accepted until then).
     pub replay_expires_at: i64,
+    /// The proof's `nonce` claim (RFC 9449 §8), checked by servers that issue nonces.
+    pub nonce: Option<String>,
 }
 
 /// Why a proof was refused; the description is safe to return to the client
@@ -168,10 +170,12 @@ pub fn verify_proof_with(
         clavex_jose::b64url_encode(&clavex_jose::sha256(format!("{jkt}\u{0}{jti}").as_bytes()));
     // Keep the record at least as long as the proof could be accepted.
     let replay_expires_at = iat.max(now) + policy.max_age_secs + policy.max_future_skew_secs;
+    let nonce = claims.get("nonce").and_then(|n| n.as_str()).map(str::to_owned);
     Ok(VerifiedProof {
         jkt,
         replay_id,
         replay_expires_at,
+        nonce,
     })
 }
 

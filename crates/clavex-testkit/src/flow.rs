@@ -852,3 +852,40 @@ impl TestServer {
         }
     }
 }
+
+/// Sets `name` in a parameter list: removes every occurrence, then appends `value` if any.
+pub fn set_param<'a>(params: &mut Vec<(&'a str, &'a str)>, name: &'a str, value: Option<&'a str>) {
+    params.retain(|(k, _)| *k != name);
+    if let Some(value) = value {
+        params.push((name, value));
+    }
+}
+
+impl TestServer {
+    /// Opens `url` in `browser`, signs in as alice and approves when asked; returns the final answer.
+    pub async fn interact(&self, browser: &Browser, url: &str) -> Answer {
+        let mut answer = browser.get(url).await;
+        if answer.is_login_page() {
+            answer = self
+                .submit_login(browser, &answer, USERNAME, PASSWORD, false)
+                .await;
+        }
+        if answer.is_consent_page() {
+            answer = self.submit_consent(browser, &answer, true).await;
+        }
+        answer
+    }
+
+    /// The ID token of a token response, verified with the organization's published JWKS:
+    /// (header, claims).
+    pub async fn verified_id_token(&self, tokens: &Answer) -> (Value, Value) {
+        let id_token = tokens.body["id_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("id_token in {}", tokens.text));
+        let jwks = self.get(&format!("/{ORG}/jwks")).await.body;
+        let claims = crate::verify_with_jwks(id_token, &jwks)
+            .unwrap_or_else(|e| panic!("ID token does not verify with the JWKS: {e}"));
+        let (header, _) = crate::decode_unverified(id_token);
+        (header, claims)
+    }
+}

@@ -284,6 +284,7 @@ async fn par(
     let mut http = (StatusCode::CREATED, axum::Json(response)).into_response();
     http.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    super::add_dpop_nonce(&state, &org, &mut http).await;
     Ok(http)
 }
 

@@ -115,5 +115,6 @@ async fn token(
     let h = http.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    super::add_dpop_nonce(&state, &org, &mut http).await;
     Ok(http)
 }

@@ -608,8 +608,8 @@ async fn bad_settings_are_refused_and_change_nothing() {
             "settings: invalid value",
         ),
         (
-            json!({"dpop_nonce_required": true}),
-            "dpop_nonce_required: DPoP server nonces are not yet supported",
+            json!({"dpop_nonce_required": "yes"}),
+            "settings: invalid type",
         ),
         (json!({"profile": "fapi1"}), "unknown variant `fapi1`"),
         (json!({"id": "other"}), "id cannot be changed"),

@@ -5,12 +5,19 @@
 // Token endpoint, client authentication and DPoP.
 mod client_auth;
 mod dpop;
+mod dpop_nonce;
 mod token_client_credentials;
 mod token_errors;
 
 // The authorization-code flow: PAR, authorization endpoint, login and consent, code and refresh
 // grants, ID token, UserInfo.
+mod authorize;
+mod code_grant;
+mod refresh;
+mod interaction;
+mod id_token;
 mod code_flow;
+mod par;
 
 // Admin API, discovery, keys, persistence, configuration.
 mod admin_clients;
@@ -19,3 +26,6 @@ mod admin_users;
 mod discovery_jwks;
 mod keys_rotation;
 mod persistence;
+
+// Resource servers: clavex-resource and the demo bank against a real node.
+mod resource;
