@@ -846,6 +846,6 @@ fn validate_settings(settings: &OrgSettings) -> Result<()> {
             "access_token_lifetime must be between 30 and 86400 seconds".into(),
         ));
     }
-    
+
     Ok(())
 }

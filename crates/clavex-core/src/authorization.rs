@@ -830,9 +830,7 @@ impl Engine {
         let account = if login.is_empty() {
             None
         } else {
-            self.store
-                .find_user_by_login(&org.record.id, login)
-                .await?
+            self.store.find_user_by_login(&org.record.id, login).await?
         };
         let account_key = policy::login_account_counter_key(
             &org.record.id,

@@ -22,7 +22,9 @@ use crate::error::{Error, Result};
 impl Engine {
     /// The nonce to send in `DPoP-Nonce` when the organization requires nonces.
     pub fn dpop_nonce(&self, org: &OrgContext) -> Option<String> {
-        org.settings.dpop_nonce_required.then(|| self.nonces.issue(&org.record.id, self.now()))
+        org.settings
+            .dpop_nonce_required
+            .then(|| self.nonces.issue(&org.record.id, self.now()))
     }
 
     /// RFC 9449 §8: when the organization requires nonces, a proof must carry a current one. Only
@@ -34,10 +36,17 @@ impl Engine {
         }
         let now = self.now();
         let description = match proof.nonce.as_deref() {
-            None => "this server requires a DPoP nonce: retry with the nonce in the DPoP-Nonce header",
+            None => {
+                "this server requires a DPoP nonce: retry with the nonce in the DPoP-Nonce header"
+            }
             Some(nonce) if self.nonces.accepts(&org.record.id, nonce, now) => return Ok(()),
-            Some(_) => "the DPoP nonce is stale or unknown: retry with the nonce in the DPoP-Nonce header",
+            Some(_) => {
+                "the DPoP nonce is stale or unknown: retry with the nonce in the DPoP-Nonce header"
+            }
         };
-        Err(Error::UseDpopNonce { description: description.to_owned(), nonce: self.nonces.issue(&org.record.id, now) })
+        Err(Error::UseDpopNonce {
+            description: description.to_owned(),
+            nonce: self.nonces.issue(&org.record.id, now),
+        })
     }
 }

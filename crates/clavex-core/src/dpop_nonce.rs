@@ -16,7 +16,9 @@ pub struct NonceIssuer {
 impl NonceIssuer {
     pub fn new(master: &MasterKey) -> NonceIssuer {
         let secret = master.derive("clavex dpop nonce v1");
-        NonceIssuer { key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_slice()) }
+        NonceIssuer {
+            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_slice()),
+        }
     }
 
     fn tag(&self, org_id: &str, window: i64) -> Vec<u8> {
@@ -34,12 +36,16 @@ impl NonceIssuer {
 
     /// Is `nonce` one this organization issued in the current or the previous window?
     pub fn accepts(&self, org_id: &str, nonce: &str, now: i64) -> bool {
-        let Ok(bytes) = clavex_jose::b64url_decode(nonce) else { return false };
+        let Ok(bytes) = clavex_jose::b64url_decode(nonce) else {
+            return false;
+        };
         if bytes.len() != 8 + TAG_BYTES {
             return false;
         }
         let (window_bytes, tag) = bytes.split_at(8);
-        let Ok(window_array) = <[u8; 8]>::try_from(window_bytes) else { return false };
+        let Ok(window_array) = <[u8; 8]>::try_from(window_bytes) else {
+            return false;
+        };
         let window = i64::from_be_bytes(window_array);
         let current = now.div_euclid(NONCE_WINDOW_SECS);
         if window != current && window != current - 1 {
@@ -61,14 +67,24 @@ mod tests {
         let issuer = NonceIssuer::new(&master);
         let t = 1_800_000_000;
         let nonce = issuer.issue("acme", t);
-        assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert!(issuer.accepts("acme", &nonce, t));
         assert!(issuer.accepts("acme", &nonce, t + NONCE_WINDOW_SECS));
         assert!(!issuer.accepts("acme", &nonce, t + 2 * NONCE_WINDOW_SECS + 1));
         assert!(!issuer.accepts("beta", &nonce, t));
         assert!(!issuer.accepts("acme", "garbage", t));
         // Another node with the same master key accepts it; one with another key does not.
-        assert!(NonceIssuer::new(&MasterKey::parse(&"11".repeat(32)).unwrap()).accepts("acme", &nonce, t));
-        assert!(!NonceIssuer::new(&MasterKey::parse(&"22".repeat(32)).unwrap()).accepts("acme", &nonce, t));
+        assert!(
+            NonceIssuer::new(&MasterKey::parse(&"11".repeat(32)).unwrap())
+                .accepts("acme", &nonce, t)
+        );
+        assert!(
+            !NonceIssuer::new(&MasterKey::parse(&"22".repeat(32)).unwrap())
+                .accepts("acme", &nonce, t)
+        );
     }
 }

@@ -170,7 +170,10 @@ pub fn verify_proof_with(
         clavex_jose::b64url_encode(&clavex_jose::sha256(format!("{jkt}\u{0}{jti}").as_bytes()));
     // Keep the record at least as long as the proof could be accepted.
     let replay_expires_at = iat.max(now) + policy.max_age_secs + policy.max_future_skew_secs;
-    let nonce = claims.get("nonce").and_then(|n| n.as_str()).map(str::to_owned);
+    let nonce = claims
+        .get("nonce")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned);
     Ok(VerifiedProof {
         jkt,
         replay_id,

@@ -485,7 +485,11 @@ impl Answer {
         let registered = url::Url::parse(redirect_uri).expect("redirect_uri");
         assert_eq!(
             (url.scheme(), url.host_str(), url.path()),
-            (registered.scheme(), registered.host_str(), registered.path()),
+            (
+                registered.scheme(),
+                registered.host_str(),
+                registered.path()
+            ),
             "redirected to {location}"
         );
         assert!(url.fragment().is_none(), "fragment in {location}");
@@ -663,8 +667,7 @@ impl TestServer {
         request_uri: &str,
         extra: &[(&str, &str)],
     ) -> String {
-        let mut url =
-            url::Url::parse(&format!("{}/authorize", self.issuer_of(org))).expect("url");
+        let mut url = url::Url::parse(&format!("{}/authorize", self.issuer_of(org))).expect("url");
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("client_id", client_id)
@@ -708,7 +711,11 @@ impl TestServer {
 
     /// Submits the consent form of `page` with `approve` or deny.
     pub async fn submit_consent(&self, browser: &Browser, page: &Answer, approve: bool) -> Answer {
-        assert!(page.is_consent_page(), "consent page expected: {}", page.text);
+        assert!(
+            page.is_consent_page(),
+            "consent page expected: {}",
+            page.text
+        );
         let action = form_action(&page.text).expect("consent form action");
         let client_id = hidden_field(&page.text, "client_id").expect("client_id field");
         let request_uri = hidden_field(&page.text, "request_uri").expect("request_uri field");

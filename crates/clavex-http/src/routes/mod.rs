@@ -27,7 +27,11 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
 
 /// RFC 9449 §8.2: with server nonces on, every answer of PAR and token carries a fresh
 /// `DPoP-Nonce`, so clients need not fail once to learn it.
-pub(crate) async fn add_dpop_nonce(state: &AppState, org: &str, response: &mut axum::response::Response) {
+pub(crate) async fn add_dpop_nonce(
+    state: &AppState,
+    org: &str,
+    response: &mut axum::response::Response,
+) {
     if let Ok(ctx) = state.engine.org(org).await
         && let Some(nonce) = state.engine.dpop_nonce(&ctx)
         && let Ok(value) = axum::http::HeaderValue::from_str(&nonce)

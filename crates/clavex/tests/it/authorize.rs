@@ -110,7 +110,10 @@ async fn happy_flow() {
     let stolen = server.userinfo(access2, &dpop_key).await;
     assert_eq!(stolen.status.as_u16(), 401, "{}", stolen.text);
     let access1 = tokens.body["access_token"].as_str().unwrap();
-    assert_eq!(server.userinfo(access1, &dpop_key).await.status.as_u16(), 200);
+    assert_eq!(
+        server.userinfo(access1, &dpop_key).await.status.as_u16(),
+        200
+    );
 }
 
 #[tokio::test]

@@ -351,9 +351,7 @@ async fn ensure_token_endpoint_fails_with_mismatched_dpop_proof_jkt() {
         .await
         .assert_oauth_error(400, "invalid_dpop_proof", "bound to");
     // Key A still works: the refused request did not use the code up.
-    let tokens = server
-        .redeem_code(&client, &code, &verifier, &key_a)
-        .await;
+    let tokens = server.redeem_code(&client, &code, &verifier, &key_a).await;
     assert_eq!(tokens.status.as_u16(), 200, "{}", tokens.text);
 }
 
@@ -413,18 +411,12 @@ async fn ensure_dpop_auth_code_binding_success() {
 async fn flow_with_proof_iat_offset(offset: i64) {
     let (server, client) = setup().await;
     let key = ClientKey::es256();
-    let proof = key.dpop_with(key.dpop_claims(
-        "POST",
-        &server.par_endpoint(),
-        server.now() + offset,
-    ));
+    let proof =
+        key.dpop_with(key.dpop_claims("POST", &server.par_endpoint(), server.now() + offset));
     let (par, verifier) = par_dpop(&server, &client, &[], &[&proof]).await;
     let code = code_for(&server, &client, &par).await;
-    let proof = key.dpop_with(key.dpop_claims(
-        "POST",
-        &server.token_endpoint,
-        server.now() + offset,
-    ));
+    let proof =
+        key.dpop_with(key.dpop_claims("POST", &server.token_endpoint, server.now() + offset));
     let tokens = redeem_with(&server, &client, &code, Some(&verifier), &[&proof]).await;
     assert_eq!(tokens.status.as_u16(), 200, "{}", tokens.text);
     let access_token = tokens.body["access_token"].as_str().unwrap();

@@ -26,9 +26,7 @@ async fn tokens_for(
     let code = done.assert_authorization_code(REDIRECT_URI, Some("state-123"), &server.issuer);
     server.clock.advance(delay);
     let redeemed_at = server.now();
-    let tokens = server
-        .redeem_code(client, &code, &verifier, dpop_key)
-        .await;
+    let tokens = server.redeem_code(client, &code, &verifier, dpop_key).await;
     assert_eq!(tokens.status.as_u16(), 200, "{}", tokens.text);
     (tokens, login_time, redeemed_at)
 }
@@ -89,8 +87,23 @@ async fn id_token_claims_and_signature() {
     assert_eq!(claims["at_hash"], b64(&digest[..16]));
     // Nothing beyond what the suite expects without requested claims (happy flow, client 1).
     let allowed = [
-        "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-        "c_hash", "s_hash", "nbf", "jti", "sid", "txn",
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "azp",
+        "at_hash",
+        "c_hash",
+        "s_hash",
+        "nbf",
+        "jti",
+        "sid",
+        "txn",
     ];
     for name in claims.as_object().unwrap().keys() {
         assert!(allowed.contains(&name.as_str()), "unexpected claim {name}");
@@ -213,8 +226,17 @@ async fn test_claims_parameter_identity_claims() {
         .get(&format!("/{ORG}/.well-known/openid-configuration"))
         .await;
     assert_eq!(discovery.body["claims_parameter_supported"], true);
-    let supported = discovery.body["claims_supported"].as_array().unwrap().clone();
-    for name in ["email", "given_name", "family_name", "name", "preferred_username"] {
+    let supported = discovery.body["claims_supported"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for name in [
+        "email",
+        "given_name",
+        "family_name",
+        "name",
+        "preferred_username",
+    ] {
         assert!(supported.contains(&json!(name)), "{name}");
     }
     let requested = json!({

@@ -50,7 +50,12 @@ async fn user_rejects_authentication() {
     let url = server.authorize_url(&client1.client_id, &request_uri);
     let page = browser.get(&url).await;
     let cancelled = server.submit_login(&browser, &page, "", "", true).await;
-    cancelled.assert_authorization_error(REDIRECT_URI, "access_denied", Some(&state), &server.issuer);
+    cancelled.assert_authorization_error(
+        REDIRECT_URI,
+        "access_denied",
+        Some(&state),
+        &server.issuer,
+    );
     assert!(set_cookie_line(&cancelled, &session_cookie(ORG)).is_none());
     // The request is finished: opening it again is invalid_request_uri.
     browser.get(&url).await.assert_authorization_error(
@@ -130,8 +135,34 @@ async fn login_with_wrong_csrf_is_refused() {
             assert!(set_cookie_line(&answer, &session_cookie(ORG)).is_none());
         }
     }
+    // A valid csrf of this browser, but for another pushed request, does not fit either.
+    let (other_uri, _) = push_with(&server, &client, &[]).await;
+    let other_page = browser
+        .get(&server.authorize_url(&client.client_id, &other_uri))
+        .await;
+    let other_csrf = hidden_field(&other_page.text, "csrf").unwrap();
+    assert_ne!(other_csrf, hidden_field(&page.text, "csrf").unwrap());
+    let answer = browser
+        .post(
+            &login_url(&server),
+            &[
+                ("client_id", client.client_id.as_str()),
+                ("request_uri", request_uri.as_str()),
+                ("csrf", other_csrf.as_str()),
+                ("username", USERNAME),
+                ("password", PASSWORD),
+                ("action", "login"),
+            ],
+        )
+        .await;
+    answer.assert_error_page(400);
     // The real form still works: nothing was used up.
-    let done = server.interact(&browser, &server.authorize_url(&client.client_id, &request_uri)).await;
+    let done = server
+        .interact(
+            &browser,
+            &server.authorize_url(&client.client_id, &request_uri),
+        )
+        .await;
     done.assert_authorization_code(REDIRECT_URI, Some("state-123"), &server.issuer);
 }
 
@@ -271,7 +302,11 @@ async fn session_cookie_is_httponly_lax_and_renewed_at_login() {
             session_cookie(ORG)
         )
     };
-    assert!(get_with_cookies(&url, &cookies(&first)).await.is_login_page());
+    assert!(
+        get_with_cookies(&url, &cookies(&first))
+            .await
+            .is_login_page()
+    );
     let sso = get_with_cookies(&url, &cookies(&second)).await;
     sso.assert_authorization_code(REDIRECT_URI, Some("state-123"), &server.issuer);
 }
@@ -341,7 +376,11 @@ async fn login_in_another_organization_does_not_count() {
     let page = browser
         .get(&server.authorize_url_at("beta", &beta_client.client_id, beta_uri, &[]))
         .await;
-    assert!(page.text.contains("action=\"/beta/login\""), "{}", page.text);
+    assert!(
+        page.text.contains("action=\"/beta/login\""),
+        "{}",
+        page.text
+    );
     let consent = server
         .submit_login(&browser, &page, USERNAME, PASSWORD, false)
         .await;
@@ -357,16 +396,29 @@ async fn login_in_another_organization_does_not_count() {
     // beta's session id under acme's cookie name: still the login page.
     let transplanted = get_with_cookies(
         &url,
-        &format!("{BROWSER_COOKIE}=b-0123456789; {}={beta_session}", session_cookie(ORG)),
+        &format!(
+            "{BROWSER_COOKIE}=b-0123456789; {}={beta_session}",
+            session_cookie(ORG)
+        ),
     )
     .await;
     assert!(transplanted.is_login_page(), "{}", transplanted.text);
+    // acme's pushed request cannot be opened through beta's authorization endpoint.
+    browser
+        .get(&server.authorize_url_at("beta", &client.client_id, &request_uri, &[]))
+        .await
+        .assert_error_page(400);
     // And prompt=none at acme says login_required.
     let (request_uri, _) = push_with(&server, &client, &[("prompt", "none")]).await;
     browser
         .get(&server.authorize_url(&client.client_id, &request_uri))
         .await
-        .assert_authorization_error(REDIRECT_URI, "login_required", Some("state-123"), &server.issuer);
+        .assert_authorization_error(
+            REDIRECT_URI,
+            "login_required",
+            Some("state-123"),
+            &server.issuer,
+        );
 }
 
 // ---- credentials ----
@@ -392,7 +444,12 @@ async fn unknown_user_and_wrong_password_look_the_same() {
     let huge_user = server
         .submit_login(&browser, &page, &huge, &huge, false)
         .await;
-    assert_eq!(wrong_password.status.as_u16(), 401, "{}", wrong_password.text);
+    assert_eq!(
+        wrong_password.status.as_u16(),
+        401,
+        "{}",
+        wrong_password.text
+    );
     assert!(wrong_password.is_login_page() || wrong_password.text.contains("id=\"password\""));
     assert!(wrong_password.text.contains("incorrect"));
     for other in [&unknown_user, &empty, &huge_user] {
@@ -474,7 +531,11 @@ async fn login_throttling_counts_username_and_email_together() {
             .submit_login(&browser, &page, login, PASSWORD, false)
             .await;
         assert_eq!(refused.status.as_u16(), 401, "{}", refused.text);
-        assert!(refused.text.contains("Too many"), "{login}: {}", refused.text);
+        assert!(
+            refused.text.contains("Too many"),
+            "{login}: {}",
+            refused.text
+        );
     }
 }
 
@@ -489,7 +550,13 @@ async fn login_throttling_per_address() {
     let page = browser.get(&url).await;
     for i in 0..10 {
         let answer = server
-            .submit_login(&browser, &page, &format!("user{i}"), "wrong password", false)
+            .submit_login(
+                &browser,
+                &page,
+                &format!("user{i}"),
+                "wrong password",
+                false,
+            )
             .await;
         assert!(answer.text.contains("incorrect"), "{}", answer.text);
     }
@@ -619,8 +686,7 @@ async fn huge_max_age_is_handled() {
     server
         .obtain_code(&browser, &client, "openid accounts")
         .await;
-    let (request_uri, _) =
-        push_with(&server, &client, &[("max_age", "9223372036854775807")]).await;
+    let (request_uri, _) = push_with(&server, &client, &[("max_age", "9223372036854775807")]).await;
     let done = browser
         .get(&server.authorize_url(&client.client_id, &request_uri))
         .await;
@@ -630,7 +696,11 @@ async fn huge_max_age_is_handled() {
 // ---- pages and redirects ----
 
 fn assert_page_headers(answer: &Answer) {
-    assert_eq!(answer.headers["x-frame-options"], "DENY", "{:?}", answer.headers);
+    assert_eq!(
+        answer.headers["x-frame-options"], "DENY",
+        "{:?}",
+        answer.headers
+    );
     let csp = answer.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(answer.headers["cache-control"], "no-store");
@@ -753,7 +823,10 @@ async fn login_and_consent_never_answer_garbage_with_500() {
         }
         // Repeated fields, NUL, non-UTF-8 and JSON bodies: a JSON invalid_request.
         for (content_type, body) in [
-            (form, format!("client_id=a&client_id=b&request_uri={request_uri}")),
+            (
+                form,
+                format!("client_id=a&client_id=b&request_uri={request_uri}"),
+            ),
             (form, "client_id=%00".to_owned()),
             ("application/json", "{}".to_owned()),
         ] {
@@ -817,5 +890,32 @@ async fn session_of_a_deleted_user_no_longer_signs_in() {
     browser
         .get(&server.authorize_url(&client.client_id, &request_uri))
         .await
-        .assert_authorization_error(REDIRECT_URI, "login_required", Some("state-123"), &server.issuer);
+        .assert_authorization_error(
+            REDIRECT_URI,
+            "login_required",
+            Some("state-123"),
+            &server.issuer,
+        );
+}
+
+/// Sessions last eight hours (the cookie's Max-Age); afterwards the login page comes back.
+#[tokio::test]
+async fn session_expires_after_eight_hours() {
+    let (server, client) = setup().await;
+    let browser = Browser::new();
+    server
+        .obtain_code(&browser, &client, "openid accounts")
+        .await;
+    server.clock.advance(8 * 3600 - 1);
+    let (request_uri, _) = push_with(&server, &client, &[]).await;
+    browser
+        .get(&server.authorize_url(&client.client_id, &request_uri))
+        .await
+        .assert_authorization_code(REDIRECT_URI, Some("state-123"), &server.issuer);
+    server.clock.advance(1);
+    let (request_uri, _) = push_with(&server, &client, &[]).await;
+    let page = browser
+        .get(&server.authorize_url(&client.client_id, &request_uri))
+        .await;
+    assert!(page.is_login_page(), "{} {}", page.status, page.location());
 }

@@ -12,12 +12,12 @@ mod token_errors;
 // The authorization-code flow: PAR, authorization endpoint, login and consent, code and refresh
 // grants, ID token, UserInfo.
 mod authorize;
-mod code_grant;
-mod refresh;
-mod interaction;
-mod id_token;
 mod code_flow;
+mod code_grant;
+mod id_token;
+mod interaction;
 mod par;
+mod refresh;
 
 // Admin API, discovery, keys, persistence, configuration.
 mod admin_clients;

@@ -584,3 +584,28 @@ async fn par_never_answers_garbage_with_500() {
         .await
         .assert_oauth_error(401, "invalid_client", "unknown client");
 }
+
+/// The client is identified by its assertion: a PAR without the `client_id` form parameter (as the
+/// suite sends in its signed variant) is accepted, and the request is the assertion's client's.
+#[tokio::test]
+async fn par_without_client_id_form_parameter_succeeds() {
+    let (server, client) = setup().await;
+    let (verifier, challenge) = pkce_128();
+    let assertion = client
+        .key
+        .assertion(&client.client_id, &server.issuer, server.now());
+    let mut form = TestServer::authorization_params(&client, "openid accounts", &challenge);
+    form.push(("client_assertion_type", JWT_BEARER));
+    form.push(("client_assertion", &assertion));
+    let par = server.par_form(&form, &[]).await;
+    assert_eq!(par.status.as_u16(), 201, "{}", par.text);
+    let request_uri = par.body["request_uri"].as_str().unwrap();
+    let done = server
+        .login_and_approve(&Browser::new(), &client.client_id, request_uri)
+        .await;
+    let code = done.assert_authorization_code(REDIRECT_URI, Some("state-123"), &server.issuer);
+    let tokens = server
+        .redeem_code(&client, &code, &verifier, &ClientKey::es256())
+        .await;
+    assert_eq!(tokens.status.as_u16(), 200, "{}", tokens.text);
+}

@@ -97,7 +97,10 @@ async fn refresh_token() {
     let proof = server.token_proof(&new_key);
     server
         .token_request(
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh1)],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh1),
+            ],
             &[&proof],
         )
         .await
@@ -106,7 +109,10 @@ async fn refresh_token() {
     server
         .token_as(
             &client1,
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh1)],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh1),
+            ],
             &[],
         )
         .await
@@ -122,7 +128,8 @@ async fn refresh_token() {
     let done = server
         .login_and_approve(&Browser::new(), &client2.client_id, &request_uri)
         .await;
-    let code = done.assert_authorization_code(REDIRECT_URI_WITH_QUERY, Some(&state), &server.issuer);
+    let code =
+        done.assert_authorization_code(REDIRECT_URI_WITH_QUERY, Some(&state), &server.issuer);
     let tokens2 = server.redeem_code(&client2, &code, &verifier, &key2).await;
     assert_eq!(tokens2.status.as_u16(), 200, "{}", tokens2.text);
     let refresh2 = tokens2.body["refresh_token"].as_str().unwrap().to_owned();
@@ -166,7 +173,12 @@ async fn refresh_token_scope_can_narrow_but_not_widen() {
     assert_eq!(narrowed.body["scope"], "accounts");
     assert!(narrowed.body.get("id_token").is_none());
     server
-        .refresh(&client, refresh, &key, &[("scope", "openid accounts payments")])
+        .refresh(
+            &client,
+            refresh,
+            &key,
+            &[("scope", "openid accounts payments")],
+        )
         .await
         .assert_oauth_error(400, "invalid_scope", "payments");
     // The narrowing did not shrink the grant itself.
@@ -206,7 +218,11 @@ async fn client_without_refresh_grant_gets_no_refresh_token() {
     let tokens = server
         .full_flow(&Browser::new(), &client, SCOPE, &key)
         .await;
-    assert!(tokens.body.get("refresh_token").is_none(), "{}", tokens.text);
+    assert!(
+        tokens.body.get("refresh_token").is_none(),
+        "{}",
+        tokens.text
+    );
     server
         .refresh(&client, "anything", &key, &[])
         .await
@@ -228,9 +244,7 @@ async fn deleted_user_gets_no_more_tokens() {
         .full_flow(&Browser::new(), &client, SCOPE, &key)
         .await;
     let refresh = tokens.body["refresh_token"].as_str().unwrap();
-    let (code, verifier) = server
-        .obtain_code(&Browser::new(), &client, SCOPE)
-        .await;
+    let (code, verifier) = server.obtain_code(&Browser::new(), &client, SCOPE).await;
     let deleted = server
         .admin(
             reqwest::Method::DELETE,
