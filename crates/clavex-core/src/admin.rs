@@ -641,6 +641,8 @@ impl Engine {
         Ok(user_view(&record))
     }
 
+    /// Deletes a user and revokes everything issued for them: their grants (so their access tokens
+    /// fail every grant-status check), refresh tokens, codes and consents.
     pub async fn delete_user(&self, org_id: &str, user_id: &str) -> Result<()> {
         self.store
             .delete_user(org_id, user_id)
@@ -648,7 +650,15 @@ impl Engine {
             .map_err(|e| match e {
                 clavex_store::StoreError::NotFound => Error::NotFound(format!("user {user_id}")),
                 other => other.into(),
-            })
+            })?;
+        let revoked = self
+            .store
+            .revoke_user_grants(org_id, user_id, self.now())
+            .await?;
+        if revoked > 0 {
+            tracing::info!(org = %org_id, grants = revoked, "deleted user's grants revoked");
+        }
+        Ok(())
     }
 
     /// Checks a user's password (used by the login flow). The same answer, and about the same work,

@@ -1258,12 +1258,14 @@ pub trait StoreWithFlow: Store + FlowStore {}
 impl<T: Store + FlowStore + ?Sized> StoreWithFlow for T {}
 
 /// Every artifact kind; a new kind must be added here to be covered.
-const ALL_KINDS: [ArtifactKind; 5] = [
+const ALL_KINDS: [ArtifactKind; 7] = [
     ArtifactKind::PushedRequest,
     ArtifactKind::AuthorizationCode,
     ArtifactKind::RefreshToken,
     ArtifactKind::Session,
     ArtifactKind::Interaction,
+    ArtifactKind::InitialAccessToken,
+    ArtifactKind::RegistrationAccessToken,
 ];
 
 /// A binary id hash unique to `tag` and `sfx`, with bytes no text encoding would carry intact.
@@ -1345,9 +1347,119 @@ pub async fn check_flow_all(store: &dyn StoreWithFlow) -> CheckResult {
     check_flow_consume_concurrent(store).await?;
     check_flow_purge_artifacts(store).await?;
     check_flow_grants(store).await?;
+    check_flow_revoke_user_grants(store).await?;
     check_flow_consents(store).await?;
     check_flow_counters(store).await?;
     check_flow_delete_organization_cascades(store).await?;
+    Ok(())
+}
+
+/// `revoke_user_grants`: every live grant of the user is revoked (an already revoked one keeps its
+/// first `revoked_at`), their artifacts and the user's consents go; other users are untouched.
+pub async fn check_flow_revoke_user_grants(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let org_rec = org(&format!("conf-revoke-user-{sfx}"));
+    ok(store.insert_organization(&org_rec).await, "insert org")?;
+    let o = org_rec.id.as_str();
+    let mine_1 = grant(o, "mine-1", Some("alice"));
+    let mine_2 = grant(o, "mine-2", Some("alice"));
+    let old = GrantRecord {
+        revoked_at: Some(NOW - 5),
+        ..grant(o, "mine-old", Some("alice"))
+    };
+    let theirs = grant(o, "theirs", Some("bob"));
+    for g in [&mine_1, &mine_2, &old, &theirs] {
+        ok(store.insert_grant(g).await, "insert grant")?;
+    }
+    let mine_refresh = artifact(
+        ArtifactKind::RefreshToken,
+        id_hash("mine-rt", &sfx),
+        o,
+        Some("mine-1"),
+    );
+    let their_refresh = artifact(
+        ArtifactKind::RefreshToken,
+        id_hash("their-rt", &sfx),
+        o,
+        Some("theirs"),
+    );
+    for a in [&mine_refresh, &their_refresh] {
+        ok(store.insert_artifact(a).await, "insert artifact")?;
+    }
+    ok(
+        store
+            .upsert_consent(&consent(o, "alice", "c1", "openid"))
+            .await,
+        "consent",
+    )?;
+    ok(
+        store
+            .upsert_consent(&consent(o, "bob", "c1", "openid"))
+            .await,
+        "consent",
+    )?;
+
+    ensure_eq(
+        ok(
+            store.revoke_user_grants(o, "alice", NOW + 7).await,
+            "revoke user",
+        )?,
+        2,
+        "two live grants revoked",
+    )?;
+    for id in ["mine-1", "mine-2"] {
+        let got = ok(store.get_grant(o, id).await, "get")?;
+        ensure_eq(
+            got.and_then(|g| g.revoked_at),
+            Some(NOW + 7),
+            "the user's grants are revoked",
+        )?;
+    }
+    ensure_eq(
+        ok(store.get_grant(o, "mine-old").await, "get")?.and_then(|g| g.revoked_at),
+        Some(NOW - 5),
+        "an earlier revocation stays",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(o, "theirs").await, "get")?,
+        Some(theirs.clone()),
+        "another user's grant is untouched",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .get_artifact(ArtifactKind::RefreshToken, &mine_refresh.id_hash)
+                .await,
+            "get",
+        )?,
+        None,
+        "the user's tokens are gone",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .get_artifact(ArtifactKind::RefreshToken, &their_refresh.id_hash)
+                .await,
+            "get",
+        )?,
+        Some(their_refresh.clone()),
+        "another user's tokens stay",
+    )?;
+    ensure_eq(
+        ok(store.get_consent(o, "alice", "c1").await, "get consent")?,
+        None,
+        "the user's consents are gone",
+    )?;
+    ensure(
+        ok(store.get_consent(o, "bob", "c1").await, "get consent")?.is_some(),
+        "another user's consent stays",
+    )?;
+    ensure_eq(
+        ok(store.revoke_user_grants(o, "alice", NOW + 8).await, "again")?,
+        0,
+        "nothing left to revoke",
+    )?;
+    ok(store.delete_organization(o).await, "cleanup")?;
     Ok(())
 }
 

@@ -21,6 +21,12 @@ pub enum ArtifactKind {
     Session,
     /// A login/consent transaction bound to a session (CSRF-safe form state).
     Interaction,
+    /// An RFC 7591 §3 initial access token (dynamic registration), keyed by the hash of the token;
+    /// single-use ones are consumed, multi-use ones only read.
+    InitialAccessToken,
+    /// An RFC 7592 registration access token, keyed by the hash of the token; `client_id` names the
+    /// client it manages.
+    RegistrationAccessToken,
 }
 
 impl ArtifactKind {
@@ -31,6 +37,8 @@ impl ArtifactKind {
             ArtifactKind::RefreshToken => "refresh_token",
             ArtifactKind::Session => "session",
             ArtifactKind::Interaction => "interaction",
+            ArtifactKind::InitialAccessToken => "initial_access_token",
+            ArtifactKind::RegistrationAccessToken => "registration_access_token",
         }
     }
 }
@@ -141,6 +149,16 @@ pub trait FlowStore: Send + Sync + 'static {
         grant_id: &str,
         now: UnixSeconds,
     ) -> StoreResult<bool>;
+
+    /// Revokes every live grant of one user (setting `revoked_at = now`), deletes their artifacts and
+    /// the user's consents, in one transaction; returns how many grants this call revoked. Used when
+    /// a user is deleted, so that tokens issued for them stop working everywhere at once.
+    async fn revoke_user_grants(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<u64>;
 
     /// Inserts or replaces the consent of (org, user, client). A replacement takes `scope` and
     /// `updated_at` and keeps the stored `created_at`.

@@ -114,6 +114,13 @@ pub(crate) mod sql {
     pub const REVOKE_GRANT: &str = "UPDATE grants SET revoked_at = $3 \
         WHERE org_id = $1 AND grant_id = $2 AND revoked_at IS NULL";
 
+    pub const REVOKE_USER_GRANTS: &str = "UPDATE grants SET revoked_at = $3 \
+        WHERE org_id = $1 AND user_id = $2 AND revoked_at IS NULL";
+    pub const DELETE_USER_GRANT_ARTIFACTS: &str = "DELETE FROM artifacts WHERE org_id = $1 \
+        AND grant_id IN (SELECT grant_id FROM grants WHERE org_id = $1 AND user_id = $2)";
+    pub const DELETE_USER_CONSENTS: &str =
+        "DELETE FROM consents WHERE org_id = $1 AND user_id = $2";
+
     /// Inserts, or replaces scope and updated_at; `created_at` stays that of the first consent.
     pub const UPSERT_CONSENT: &str = "INSERT INTO consents \
         (org_id, user_id, client_id, scope, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
@@ -275,6 +282,8 @@ pub(crate) fn artifact_kind_from_str(value: &str) -> Option<ArtifactKind> {
         "refresh_token" => ArtifactKind::RefreshToken,
         "session" => ArtifactKind::Session,
         "interaction" => ArtifactKind::Interaction,
+        "initial_access_token" => ArtifactKind::InitialAccessToken,
+        "registration_access_token" => ArtifactKind::RegistrationAccessToken,
         _ => return None,
     };
     Some(kind)
@@ -959,6 +968,36 @@ macro_rules! impl_flow_store {
                 Ok(revoked.rows_affected() == 1)
             }
 
+            async fn revoke_user_grants(
+                &self,
+                org_id: &str,
+                user_id: &str,
+                now: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = self.writer.begin().await.map_err($crate::repo::db_err)?;
+                let revoked = ::sqlx::query::<$db>($crate::repo::sql::REVOKE_USER_GRANTS)
+                    .bind(org_id)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                ::sqlx::query::<$db>($crate::repo::sql::DELETE_USER_GRANT_ARTIFACTS)
+                    .bind(org_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                ::sqlx::query::<$db>($crate::repo::sql::DELETE_USER_CONSENTS)
+                    .bind(org_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                tx.commit().await.map_err($crate::repo::db_err)?;
+                Ok(revoked.rows_affected())
+            }
+
             async fn upsert_consent(
                 &self,
                 consent: &$crate::ConsentRecord,
@@ -1065,6 +1104,8 @@ mod tests {
             ArtifactKind::RefreshToken,
             ArtifactKind::Session,
             ArtifactKind::Interaction,
+            ArtifactKind::InitialAccessToken,
+            ArtifactKind::RegistrationAccessToken,
         ] {
             // Stops compiling when a kind is added: list it above and in `artifact_kind_from_str`.
             match kind {
@@ -1072,7 +1113,9 @@ mod tests {
                 | ArtifactKind::AuthorizationCode
                 | ArtifactKind::RefreshToken
                 | ArtifactKind::Session
-                | ArtifactKind::Interaction => {}
+                | ArtifactKind::Interaction
+                | ArtifactKind::InitialAccessToken
+                | ArtifactKind::RegistrationAccessToken => {}
             }
             assert_eq!(artifact_kind_from_str(kind.as_str()), Some(kind));
         }

@@ -314,41 +314,90 @@ async fn health_probes_answer() {
 async fn discovery_end_point_verification() {
     let server = spawn().await;
     for (url, suffix) in [
-        (format!("{}/acme/.well-known/openid-configuration", server.base), "/.well-known/openid-configuration"),
-        (format!("{}/.well-known/oauth-authorization-server/acme", server.base), "/.well-known/oauth-authorization-server"),
+        (
+            format!("{}/acme/.well-known/openid-configuration", server.base),
+            "/.well-known/openid-configuration",
+        ),
+        (
+            format!(
+                "{}/.well-known/oauth-authorization-server/acme",
+                server.base
+            ),
+            "/.well-known/oauth-authorization-server",
+        ),
     ] {
         let response = server.http.get(&url).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
-        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
         let md: serde_json::Value = response.json().await.unwrap();
         let expected_issuer = url.replacen(suffix, "", 1);
         assert_eq!(md["issuer"], expected_issuer, "{url}");
         let allowed = ["PS256", "ES256", "EdDSA", "Ed25519"];
         let list = |name: &str| -> Vec<String> {
-            md[name].as_array().unwrap_or_else(|| panic!("{name} must be an array")).iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+            md[name]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name} must be an array"))
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
         };
         assert!(list("response_types_supported").contains(&"code".to_owned()));
         assert_eq!(md["authorization_response_iss_parameter_supported"], true);
-        assert!(md["pushed_authorization_request_endpoint"].as_str().unwrap().starts_with(&expected_issuer));
+        assert!(
+            md["pushed_authorization_request_endpoint"]
+                .as_str()
+                .unwrap()
+                .starts_with(&expected_issuer)
+        );
         assert!(md["require_pushed_authorization_requests"].is_boolean());
-        for name in ["dpop_signing_alg_values_supported", "id_token_signing_alg_values_supported", "token_endpoint_auth_signing_alg_values_supported"] {
+        for name in [
+            "dpop_signing_alg_values_supported",
+            "id_token_signing_alg_values_supported",
+            "token_endpoint_auth_signing_alg_values_supported",
+        ] {
             let algs = list(name);
-            assert!(!algs.is_empty() && algs.iter().all(|a| allowed.contains(&a.as_str())), "{name}: {algs:?}");
+            assert!(
+                !algs.is_empty() && algs.iter().all(|a| allowed.contains(&a.as_str())),
+                "{name}: {algs:?}"
+            );
         }
-        assert!(list("token_endpoint_auth_methods_supported").contains(&"private_key_jwt".to_owned()));
+        assert!(
+            list("token_endpoint_auth_methods_supported").contains(&"private_key_jwt".to_owned())
+        );
         assert!(list("code_challenge_methods_supported").contains(&"S256".to_owned()));
         let scopes = list("scopes_supported");
         assert!(scopes.contains(&"openid".to_owned()));
-        assert!(scopes.iter().all(|s| !s.is_empty() && !s.contains(' ') && !s.contains('"')));
+        assert!(
+            scopes
+                .iter()
+                .all(|s| !s.is_empty() && !s.contains(' ') && !s.contains('"'))
+        );
         assert!(list("subject_types_supported").contains(&"public".to_owned()));
         assert!(list("grant_types_supported").contains(&"authorization_code".to_owned()));
-        for endpoint in ["authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"] {
-            let value = md[endpoint].as_str().unwrap_or_else(|| panic!("{endpoint} missing"));
+        for endpoint in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "userinfo_endpoint",
+        ] {
+            let value = md[endpoint]
+                .as_str()
+                .unwrap_or_else(|| panic!("{endpoint} missing"));
             assert!(value.starts_with(&expected_issuer), "{endpoint}: {value}");
         }
         // Every advertised endpoint answers (none is a 404).
         for endpoint in ["jwks_uri"] {
-            let answer = server.http.get(md[endpoint].as_str().unwrap()).send().await.unwrap();
+            let answer = server
+                .http
+                .get(md[endpoint].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
             assert_eq!(answer.status().as_u16(), 200, "{endpoint}");
         }
         assert_eq!(md["claims_parameter_supported"], true);

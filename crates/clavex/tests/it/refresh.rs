@@ -254,17 +254,19 @@ async fn deleted_user_gets_no_more_tokens() {
         )
         .await;
     assert_eq!(deleted.status.as_u16(), 204, "{}", deleted.text);
-    server
-        .refresh(&client, refresh, &key, &[])
-        .await
-        .assert_oauth_error(400, "invalid_grant", "no longer exists");
-    // The grant is revoked: its access token is refused too.
+    // Deletion revokes the user's grants at once: the access token is refused before anything
+    // else happens.
     let info = server
         .userinfo(tokens.body["access_token"].as_str().unwrap(), &key)
         .await;
     assert_eq!(info.status.as_u16(), 401, "{}", info.text);
+    assert!(info.text.contains("revoked"), "{}", info.text);
+    server
+        .refresh(&client, refresh, &key, &[])
+        .await
+        .assert_oauth_error(400, "invalid_grant", "");
     server
         .redeem_code(&client, &code, &verifier, &key)
         .await
-        .assert_oauth_error(400, "invalid_grant", "no longer exists");
+        .assert_oauth_error(400, "invalid_grant", "");
 }
