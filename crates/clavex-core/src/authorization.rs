@@ -117,8 +117,10 @@ pub struct InteractionView {
     pub scopes: Vec<ScopeView>,
     /// A message for the user (e.g. wrong credentials), safe to display.
     pub message: Option<String>,
-    /// The signed-in user (consent page).
+    /// The signed-in user (consent page), or the login name typed before a failed attempt.
     pub username: Option<String>,
+    /// Sign-in is refused for now because of too many failed attempts.
+    pub throttled: bool,
 }
 
 /// What the authorization endpoint (and the interaction steps) decide.
@@ -673,6 +675,7 @@ impl Engine {
                 .collect(),
             message: None,
             username: None,
+            throttled: false,
         }
     }
 
@@ -842,6 +845,7 @@ impl Engine {
         if self.store.read_counter(&account_key, window).await? >= LOGIN_FAILURES_PER_WINDOW
             || self.store.read_counter(&address_key, window).await? >= LOGIN_FAILURES_PER_WINDOW
         {
+            view.throttled = true;
             view.message = Some(
                 "Too many failed sign-in attempts. Please wait a few minutes and try again."
                     .to_owned(),
@@ -857,6 +861,7 @@ impl Engine {
         let Some(user) = user else {
             self.store.bump_counter(&account_key, window, now).await?;
             self.store.bump_counter(&address_key, window, now).await?;
+            view.username = Some(login.to_owned());
             view.message = Some("The username or password is incorrect.".to_owned());
             return Ok(LoginOutcome::Continue(Interaction::Login(view)));
         };

@@ -43,6 +43,24 @@ fn body(status: StatusCode, error: &str, description: &str) -> Response {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.0 {
+            Error::OAuth(err) if err.code == ErrorCode::InvalidToken => {
+                // RFC 6750 §3: a bearer-token endpoint (dynamic registration, RFC 7591/7592) says
+                // how to authenticate.
+                let quoted = err.description.replace(['"', '\\'], "'");
+                let challenge =
+                    format!("Bearer error=\"invalid_token\", error_description=\"{quoted}\"");
+                let mut response = body(
+                    StatusCode::UNAUTHORIZED,
+                    err.code.as_str(),
+                    &err.description,
+                );
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                response
+            }
             Error::OAuth(err) => body(oauth_status(err.code), err.code.as_str(), &err.description),
             Error::UseDpopNonce { description, nonce } => {
                 let mut response = body(StatusCode::BAD_REQUEST, "use_dpop_nonce", &description);

@@ -29,7 +29,7 @@ fn op(summary: &str, tag: &str, ok: &str, body: Option<&str>) -> Value {
 }
 
 #[cfg(test)]
-const DOCUMENTED_PATHS: [&str; 8] = [
+const DOCUMENTED_PATHS: [&str; 9] = [
     "/api/v1/organizations",
     "/api/v1/organizations/{org}",
     "/api/v1/organizations/{org}/clients",
@@ -38,6 +38,7 @@ const DOCUMENTED_PATHS: [&str; 8] = [
     "/api/v1/organizations/{org}/users/{user_id}",
     "/api/v1/organizations/{org}/keys",
     "/api/v1/organizations/{org}/keys/rotate",
+    "/api/v1/organizations/{org}/initial-access-tokens",
 ];
 
 pub fn document() -> Value {
@@ -46,6 +47,14 @@ pub fn document() -> Value {
         json!({"name": "client_id", "in": "path", "required": true, "schema": {"type": "string"}});
     let user_id =
         json!({"name": "user_id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let mut initial_access_token = op(
+        "Issue an initial access token for dynamic client registration (RFC 7591 §3); answers {\"token\", \"expires_at\", \"multi_use\"}, the token shown once",
+        "dynamic registration",
+        "201",
+        Some("InitialAccessTokenRequest"),
+    );
+    // The body is optional: `{}` or none gives a single-use token valid for a day.
+    initial_access_token["requestBody"]["required"] = json!(false);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Clavex Admin API", "version": env!("CARGO_PKG_VERSION"),
@@ -91,6 +100,10 @@ pub fn document() -> Value {
             "/api/v1/organizations/{org}/keys/rotate": {
                 "parameters": [org],
                 "post": op("Rotate the signing key of one algorithm, or of all", "keys", "200", Some("KeyRotation"))
+            },
+            "/api/v1/organizations/{org}/initial-access-tokens": {
+                "parameters": [org],
+                "post": initial_access_token
             }
         },
         "components": {
@@ -110,7 +123,8 @@ pub fn document() -> Value {
                     "resources": {"type": "array", "items": {"type": "string", "format": "uri"}},
                     "access_token_lifetime": {"type": "integer", "minimum": 30, "maximum": 86400},
                     "dpop_nonce_required": {"type": "boolean"},
-                    "accept_legacy_assertion_audience": {"type": "boolean"}}},
+                    "accept_legacy_assertion_audience": {"type": "boolean"},
+                    "dynamic_registration": {"type": "string", "enum": ["disabled", "open", "initial_access_token"], "default": "initial_access_token"}}},
                 "ClientMetadata": {"type": "object", "properties": {
                     "client_id": {"type": "string"},
                     "client_name": {"type": "string"},
@@ -132,7 +146,10 @@ pub fn document() -> Value {
                     "email": {"type": "string"}, "given_name": {"type": "string"}, "family_name": {"type": "string"},
                     "name": {"type": "string"}, "preferred_username": {"type": "string"}, "phone_number": {"type": "string"},
                     "birthdate": {"type": "string"}, "locale": {"type": "string"}}},
-                "KeyRotation": {"type": "object", "properties": {"alg": {"type": "string", "enum": ["ES256", "PS256", "EdDSA"]}}}
+                "KeyRotation": {"type": "object", "properties": {"alg": {"type": "string", "enum": ["ES256", "PS256", "EdDSA"]}}},
+                "InitialAccessTokenRequest": {"type": "object", "properties": {
+                    "expires_in": {"type": "integer", "minimum": 60, "maximum": 7776000, "default": 86400},
+                    "multi_use": {"type": "boolean", "default": false}}}
             }
         }
     })

@@ -46,6 +46,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/organizations/{org}/keys", get(list_keys))
         .route("/api/v1/organizations/{org}/keys/rotate", post(rotate_keys))
+        .route(
+            "/api/v1/organizations/{org}/initial-access-tokens",
+            post(create_initial_access_token),
+        )
 }
 
 async fn openapi() -> Response {
@@ -367,5 +371,24 @@ async fn rotate_keys(
     Ok(respond(
         StatusCode::OK,
         &state.engine.rotate_keys(&org, alg).await?,
+    ))
+}
+
+// ---- dynamic registration ----
+
+async fn create_initial_access_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    org_principal(&state, &headers, &org).await?;
+    let body = json_body(body).await?;
+    Ok(respond(
+        StatusCode::CREATED,
+        &state
+            .engine
+            .create_initial_access_token(&org, &body)
+            .await?,
     ))
 }

@@ -26,6 +26,7 @@ use crate::error::ApiResult;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/clavex.css", get(stylesheet))
+        .route("/favicon.ico", get(favicon))
         .route("/{org}/par", post(par))
         .route("/{org}/authorize", get(authorize))
         .route("/{org}/login", post(login))
@@ -43,6 +44,7 @@ struct LoginPage<'a> {
     request_uri: &'a str,
     csrf: &'a str,
     message: Option<&'a str>,
+    username: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -67,6 +69,16 @@ struct ErrorPage<'a> {
 }
 
 const CSS: &str = include_str!("../../templates/clavex.css");
+
+/// No icon: an empty answer stops browsers from logging a 404 on every page.
+async fn favicon() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    response
+}
 
 async fn stylesheet() -> Response {
     let mut response = CSS.into_response();
@@ -115,9 +127,14 @@ fn login_page(view: &InteractionView) -> ApiResult<Response> {
         request_uri: &view.request_uri,
         csrf: &view.csrf,
         message: view.message.as_deref(),
+        username: view.username.as_deref(),
     })?;
-    let status = if view.message.is_some() {
-        StatusCode::UNAUTHORIZED
+    // A re-shown form is not an HTTP authentication challenge (no WWW-Authenticate), so failed
+    // attempts are 400, and throttled ones 429.
+    let status = if view.throttled {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if view.message.is_some() {
+        StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };

@@ -1,6 +1,7 @@
 mod admin;
 mod interaction;
 mod oauth;
+mod register;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -12,6 +13,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(oauth::routes())
         .merge(interaction::routes())
+        .merge(register::routes())
         .merge(admin::routes())
 }
 

@@ -1,0 +1,133 @@
+//! Dynamic client registration (RFC 7591) at `/{org}/register` and client management (RFC 7592) at
+//! `/{org}/register/{client_id}`. The engine decides everything (`clavex_core::dcr`); these handlers
+//! only read the bearer token and the JSON body.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use clavex_core::OAuthError;
+use serde_json::Value;
+
+use super::read_body;
+use crate::AppState;
+use crate::error::ApiResult;
+
+/// A registration body: metadata with an inline JWKS of a few keys fits easily.
+const MAX_REGISTRATION_BODY: usize = 64 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{org}/register", post(register))
+        .route(
+            "/{org}/register/{client_id}",
+            axum::routing::get(read).put(update).delete(delete),
+        )
+}
+
+/// The token of `Authorization: Bearer <token>`; anything else counts as no token.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+        .and_then(|_| value.get(7..))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The request body as JSON (RFC 7591 §3.1: `application/json`).
+fn metadata(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(OAuthError::invalid_client_metadata(
+            "the registration request must be a JSON document (Content-Type: application/json)",
+        )
+        .into());
+    }
+    serde_json::from_slice(bytes).map_err(|_| {
+        OAuthError::invalid_client_metadata("the registration request is not valid JSON").into()
+    })
+}
+
+/// Client information responses carry credentials: never cached.
+fn client_information(status: StatusCode, value: &Value) -> Response {
+    let mut response = (status, axum::Json(value)).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let bytes = read_body(body, MAX_REGISTRATION_BODY).await?;
+    // Who may register is checked before the body is looked at.
+    let permit = state.engine.dcr_permit(&org, bearer(&headers)).await?;
+    let body = metadata(&headers, &bytes)?;
+    let info = state.engine.dcr_register(permit, &body).await?;
+    let mut response = client_information(StatusCode::CREATED, &info);
+    if let Some(location) = info["registration_client_uri"]
+        .as_str()
+        .and_then(|uri| HeaderValue::from_str(uri).ok())
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path((org, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let auth = state
+        .engine
+        .dcr_authenticate(&org, &client_id, bearer(&headers))
+        .await?;
+    Ok(client_information(
+        StatusCode::OK,
+        &state.engine.dcr_read(&auth)?,
+    ))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path((org, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let bytes = read_body(body, MAX_REGISTRATION_BODY).await?;
+    let auth = state
+        .engine
+        .dcr_authenticate(&org, &client_id, bearer(&headers))
+        .await?;
+    let body = metadata(&headers, &bytes)?;
+    Ok(client_information(
+        StatusCode::OK,
+        &state.engine.dcr_update(&auth, &body).await?,
+    ))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((org, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let auth = state
+        .engine
+        .dcr_authenticate(&org, &client_id, bearer(&headers))
+        .await?;
+    state.engine.dcr_delete(auth).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
