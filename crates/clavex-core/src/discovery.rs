@@ -18,7 +18,7 @@ fn metadata(org: &OrgContext) -> Value {
     let mut scopes: Vec<&str> = policy::OIDC_SCOPES.to_vec();
     scopes.push("offline_access");
     scopes.extend(org.settings.scopes.iter().map(String::as_str));
-    json!({
+    let mut metadata = json!({
         "issuer": org.issuer,
         "authorization_endpoint": format!("{}/authorize", org.issuer),
         "pushed_authorization_request_endpoint": org.par_endpoint,
@@ -40,5 +40,15 @@ fn metadata(org: &OrgContext) -> Value {
         "id_token_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         "claims_parameter_supported": true,
         "claims_supported": policy::SUPPORTED_CLAIMS,
-    })
+    });
+    // RFC 8414 §2: listed exactly when dynamic registration (RFC 7591) is enabled.
+    if org.settings.dynamic_registration.enabled()
+        && let Some(obj) = metadata.as_object_mut()
+    {
+        obj.insert(
+            "registration_endpoint".into(),
+            Value::String(crate::dcr::registration_endpoint(&org.issuer)),
+        );
+    }
+    metadata
 }

@@ -9,6 +9,7 @@ pub mod authorization;
 pub mod client;
 pub mod client_auth;
 pub mod clock;
+pub mod dcr;
 pub mod discovery;
 pub mod dpop;
 pub mod dpop_nonce;

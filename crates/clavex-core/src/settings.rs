@@ -21,6 +21,25 @@ impl Profile {
 
 pub const DEFAULT_ACCESS_TOKEN_LIFETIME: u64 = 300;
 
+/// Who may use RFC 7591 dynamic client registration at `/{org}/register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DynamicRegistration {
+    /// No registration endpoint: `/register` answers 404 and discovery does not list it.
+    Disabled,
+    /// Anyone may register a client (still under the profile's registration rules).
+    Open,
+    /// A registration needs an initial access token issued through the Admin API (the default).
+    #[default]
+    InitialAccessToken,
+}
+
+impl DynamicRegistration {
+    pub fn enabled(self) -> bool {
+        !matches!(self, DynamicRegistration::Disabled)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrgSettings {
@@ -44,6 +63,9 @@ pub struct OrgSettings {
     /// ID2 test plan expects. FAPI 2.0 final requires the issuer as a single string.
     #[serde(default)]
     pub accept_legacy_assertion_audience: bool,
+    /// RFC 7591 dynamic client registration: `disabled`, `open` or `initial_access_token`.
+    #[serde(default)]
+    pub dynamic_registration: DynamicRegistration,
 }
 
 fn default_access_token_lifetime() -> u64 {
@@ -60,6 +82,7 @@ impl Default for OrgSettings {
             access_token_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
             dpop_nonce_required: false,
             accept_legacy_assertion_audience: false,
+            dynamic_registration: DynamicRegistration::InitialAccessToken,
         }
     }
 }

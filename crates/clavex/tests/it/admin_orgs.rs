@@ -411,7 +411,8 @@ async fn settings_can_be_read_and_changed() {
         org.body["settings"],
         json!({"profile": "fapi2", "scopes": ["accounts", "payments"], "resources": [],
                "access_token_lifetime": 300, "dpop_nonce_required": false,
-               "accept_legacy_assertion_audience": false})
+               "accept_legacy_assertion_audience": false,
+               "dynamic_registration": "initial_access_token"})
     );
 
     let patched = server
@@ -433,7 +434,8 @@ async fn settings_can_be_read_and_changed() {
     let expected = json!({"profile": "fapi2", "scopes": ["accounts", "payments", "fx:read"],
         "default_audience": "https://api.acme.example/",
         "resources": ["https://api.acme.example/payments"], "access_token_lifetime": 120,
-        "dpop_nonce_required": false, "accept_legacy_assertion_audience": true});
+        "dpop_nonce_required": false, "accept_legacy_assertion_audience": true,
+        "dynamic_registration": "initial_access_token"});
     assert_eq!(patched.body["settings"], expected);
     assert_eq!(patched.body["display_name"], "ACME Bank");
     let got = server.admin(Method::GET, ACME, ORG_TOKEN, None).await;

@@ -23,6 +23,7 @@ mod refresh;
 mod admin_clients;
 mod admin_orgs;
 mod admin_users;
+mod dcr;
 mod discovery_jwks;
 mod keys_rotation;
 mod persistence;

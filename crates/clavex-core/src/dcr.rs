@@ -1,0 +1,421 @@
+//! Dynamic client registration (RFC 7591) at `/{org}/register` and its management protocol
+//! (RFC 7592) at `registration_client_uri` = `{issuer}/register/{client_id}`.
+//!
+//! A registration goes through the very same rules as the Admin API's (`Engine::register_client`,
+//! hence `client::validate_registration`); this module adds only who may register and manage:
+//! - the organization setting `dynamic_registration` (`disabled`, `open`, `initial_access_token`);
+//! - initial access tokens (RFC 7591 §3), issued through the Admin API and stored as SHA-256 hashes in
+//!   [`ArtifactKind::InitialAccessToken`] artifacts: single-use ones are consumed atomically,
+//!   multi-use ones only read until they expire;
+//! - registration access tokens (RFC 7592 §3): 256 random bits, returned once, stored as SHA-256
+//!   hashes in [`ArtifactKind::RegistrationAccessToken`] artifacts bound to the client (and to its
+//!   `client_id_issued_at`, so a token never reaches a later client re-created under the same id).
+//!
+//! Every credential failure is the same `401 invalid_token`: a token of another client, an unknown
+//! token and a token for a client that no longer exists look alike.
+
+use std::sync::Arc;
+
+use clavex_store::{ArtifactKind, ArtifactRecord, Consumed};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::client::ClientMetadata;
+use crate::engine::{Engine, OrgContext};
+use crate::error::{Error, ErrorCode, OAuthError, Result};
+use crate::settings::DynamicRegistration;
+
+/// Initial access tokens live this long unless `expires_in` says otherwise.
+pub const DEFAULT_INITIAL_ACCESS_TOKEN_LIFETIME_SECS: i64 = 86_400;
+/// Bounds of an initial access token's `expires_in`.
+pub const MIN_INITIAL_ACCESS_TOKEN_LIFETIME_SECS: i64 = 60;
+pub const MAX_INITIAL_ACCESS_TOKEN_LIFETIME_SECS: i64 = 90 * 86_400;
+
+/// Members of a client information response that only the server sets (RFC 7591 §3.2.1,
+/// RFC 7592 §2.2/§3): ignored when a client sends them back (`client_id` is checked separately on
+/// update).
+const SERVER_SET_MEMBERS: [&str; 4] = [
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "registration_access_token",
+    "registration_client_uri",
+];
+
+/// `{issuer}/register`, as discovery lists it.
+pub fn registration_endpoint(issuer: &str) -> String {
+    format!("{issuer}/register")
+}
+
+/// `{issuer}/register/{client_id}` (RFC 7592 §2).
+pub fn registration_client_uri(issuer: &str, client_id: &str) -> String {
+    format!("{issuer}/register/{client_id}")
+}
+
+/// An initial access token as issued (shown once).
+#[derive(Debug, Serialize)]
+pub struct InitialAccessToken {
+    pub token: String,
+    pub expires_at: i64,
+    pub multi_use: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct InitialAccessTokenPayload {
+    multi_use: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RegistrationTokenPayload {
+    client_id_issued_at: i64,
+}
+
+/// Permission to register one client at `/{org}/register`: what [`Engine::dcr_permit`] checked.
+pub struct RegistrationPermit {
+    org: Arc<OrgContext>,
+    /// The hash of a single-use initial access token, consumed when the registration succeeds.
+    consume: Option<Vec<u8>>,
+}
+
+/// An authenticated RFC 7592 request: the client and the registration access token presented.
+pub struct RegistrationAuth {
+    org: Arc<OrgContext>,
+    client: ClientMetadata,
+    token: String,
+    token_hash: Vec<u8>,
+}
+
+impl RegistrationAuth {
+    pub fn client_id(&self) -> &str {
+        &self.client.client_id
+    }
+}
+
+fn invalid_token(description: &str) -> Error {
+    OAuthError::new(ErrorCode::InvalidToken, description).into()
+}
+
+fn hash(token: &str) -> Vec<u8> {
+    clavex_jose::sha256(token.as_bytes()).to_vec()
+}
+
+const REGISTRATION_TOKEN_INVALID: &str =
+    "the registration access token is not valid for this client";
+
+/// The body as a JSON object, without the members only the server sets; `software_statement` is
+/// refused (not supported).
+fn registration_body(body: &Value) -> Result<Map<String, Value>> {
+    let mut object = body.as_object().cloned().ok_or_else(|| {
+        OAuthError::invalid_client_metadata("client metadata must be a JSON object")
+    })?;
+    if object.contains_key("software_statement") {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidSoftwareStatement,
+            "software statements are not supported; send the client metadata as plain JSON members",
+        )
+        .into());
+    }
+    for member in SERVER_SET_MEMBERS {
+        object.remove(member);
+    }
+    Ok(object)
+}
+
+impl Engine {
+    /// The organization, when dynamic registration is enabled for it; otherwise `NotFound`, as if the
+    /// endpoint did not exist (discovery does not list it either).
+    async fn dcr_org(&self, org_id: &str) -> Result<Arc<OrgContext>> {
+        let org = self.org(org_id).await?;
+        if !org.settings.dynamic_registration.enabled() {
+            return Err(Error::NotFound("registration endpoint".into()));
+        }
+        Ok(org)
+    }
+
+    /// `POST /api/v1/organizations/{org}/initial-access-tokens`: a new initial access token, stored
+    /// hashed. Body members (all optional): `expires_in` (seconds, default one day), `multi_use`
+    /// (default `false`).
+    pub async fn create_initial_access_token(
+        &self,
+        org_id: &str,
+        body: &Value,
+    ) -> Result<InitialAccessToken> {
+        self.org(org_id).await?;
+        let body = body
+            .as_object()
+            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
+        let mut expires_in = DEFAULT_INITIAL_ACCESS_TOKEN_LIFETIME_SECS;
+        let mut multi_use = false;
+        for (key, value) in body {
+            match (key.as_str(), value) {
+                (_, Value::Null) => {}
+                ("expires_in", value) => {
+                    expires_in = value
+                        .as_i64()
+                        .filter(|s| {
+                            (MIN_INITIAL_ACCESS_TOKEN_LIFETIME_SECS
+                                ..=MAX_INITIAL_ACCESS_TOKEN_LIFETIME_SECS)
+                                .contains(s)
+                        })
+                        .ok_or_else(|| {
+                            Error::BadRequest(format!(
+                                "expires_in must be a whole number of seconds from {MIN_INITIAL_ACCESS_TOKEN_LIFETIME_SECS} to {MAX_INITIAL_ACCESS_TOKEN_LIFETIME_SECS}"
+                            ))
+                        })?;
+                }
+                ("multi_use", Value::Bool(b)) => multi_use = *b,
+                ("multi_use", _) => {
+                    return Err(Error::BadRequest("multi_use must be a boolean".into()));
+                }
+                (other, _) => {
+                    return Err(Error::BadRequest(format!(
+                        "unknown member {other}; allowed: expires_in, multi_use"
+                    )));
+                }
+            }
+        }
+        let token = format!("clx_iat_{}", clavex_jose::random_token(32));
+        let now = self.now();
+        let expires_at = now.saturating_add(expires_in);
+        let payload = serde_json::to_string(&InitialAccessTokenPayload { multi_use })
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.store
+            .insert_artifact(&ArtifactRecord {
+                kind: ArtifactKind::InitialAccessToken,
+                id_hash: hash(&token),
+                org_id: org_id.to_owned(),
+                client_id: None,
+                grant_id: None,
+                payload_json: payload,
+                created_at: now,
+                expires_at,
+                retain_until: expires_at,
+                used_at: None,
+            })
+            .await?;
+        Ok(InitialAccessToken {
+            token,
+            expires_at,
+            multi_use,
+        })
+    }
+
+    /// May this request register a client? Checks the organization's policy and, under
+    /// `initial_access_token`, the bearer token (missing, unknown, another organization's, expired
+    /// or used: `invalid_token`). A single-use token is consumed only by a successful registration.
+    pub async fn dcr_permit(
+        &self,
+        org_id: &str,
+        bearer: Option<&str>,
+    ) -> Result<RegistrationPermit> {
+        let org = self.dcr_org(org_id).await?;
+        match org.settings.dynamic_registration {
+            DynamicRegistration::Open | DynamicRegistration::Disabled => {
+                Ok(RegistrationPermit { org, consume: None })
+            }
+            DynamicRegistration::InitialAccessToken => {
+                let token = bearer.ok_or_else(|| {
+                    invalid_token(
+                        "an initial access token is required: send Authorization: Bearer <initial access token>",
+                    )
+                })?;
+                let id_hash = hash(token);
+                let record = self
+                    .store
+                    .get_artifact(ArtifactKind::InitialAccessToken, &id_hash)
+                    .await?
+                    .filter(|r| r.org_id == org.record.id)
+                    .ok_or_else(|| invalid_token("the initial access token is not valid"))?;
+                if record.used_at.is_some() {
+                    return Err(invalid_token(
+                        "the initial access token has already been used",
+                    ));
+                }
+                if record.expires_at <= self.now() {
+                    return Err(invalid_token("the initial access token has expired"));
+                }
+                let payload: InitialAccessTokenPayload = serde_json::from_str(&record.payload_json)
+                    .map_err(|e| Error::Internal(format!("initial access token: {e}")))?;
+                Ok(RegistrationPermit {
+                    org,
+                    consume: (!payload.multi_use).then_some(id_hash),
+                })
+            }
+        }
+    }
+
+    /// RFC 7591 §3: registers a client under the Admin API's rules and answers the client
+    /// information response (metadata, `client_id_issued_at`, `registration_access_token`,
+    /// `registration_client_uri`). The server chooses `client_id`; one sent is ignored.
+    pub async fn dcr_register(&self, permit: RegistrationPermit, body: &Value) -> Result<Value> {
+        let RegistrationPermit { org, consume } = permit;
+        let org_id = org.record.id.as_str();
+        let mut object = registration_body(body)?;
+        object.remove("client_id");
+        let metadata = self.register_client(org_id, &Value::Object(object)).await?;
+        // The single-use token goes only with a successful registration; of two registrations racing
+        // on one token, the one that loses the atomic consumption is undone.
+        if let Some(id_hash) = consume {
+            let consumed = self
+                .store
+                .consume_artifact(ArtifactKind::InitialAccessToken, &id_hash, self.now())
+                .await;
+            if !matches!(consumed, Ok(Consumed::Fresh(_))) {
+                self.delete_client(org_id, &metadata.client_id).await?;
+                consumed?;
+                return Err(invalid_token(
+                    "the initial access token has already been used",
+                ));
+            }
+        }
+        let token = format!("clx_rat_{}", clavex_jose::random_token(32));
+        if let Err(err) = self
+            .store_registration_token(org_id, &metadata, &token)
+            .await
+        {
+            self.delete_client(org_id, &metadata.client_id).await?;
+            return Err(err);
+        }
+        tracing::info!(org = %org_id, client_id = %metadata.client_id, "client registered dynamically");
+        client_information(&org, &metadata, &token)
+    }
+
+    async fn store_registration_token(
+        &self,
+        org_id: &str,
+        metadata: &ClientMetadata,
+        token: &str,
+    ) -> Result<()> {
+        let payload = serde_json::to_string(&RegistrationTokenPayload {
+            client_id_issued_at: metadata.client_id_issued_at,
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        self.store
+            .insert_artifact(&ArtifactRecord {
+                kind: ArtifactKind::RegistrationAccessToken,
+                id_hash: hash(token),
+                org_id: org_id.to_owned(),
+                client_id: Some(metadata.client_id.clone()),
+                grant_id: None,
+                payload_json: payload,
+                created_at: self.now(),
+                // Valid for as long as the client exists; removed with it (or with the organization).
+                expires_at: i64::MAX,
+                retain_until: i64::MAX,
+                used_at: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// RFC 7592 §2: authenticates a request at `registration_client_uri` with the client's
+    /// registration access token. Any mismatch is `invalid_token`, never a hint whether the client
+    /// exists. A token whose client is gone is deleted (RFC 7592 §2.1).
+    pub async fn dcr_authenticate(
+        &self,
+        org_id: &str,
+        client_id: &str,
+        bearer: Option<&str>,
+    ) -> Result<RegistrationAuth> {
+        let org = self.dcr_org(org_id).await?;
+        let token = bearer.ok_or_else(|| {
+            invalid_token(
+                "a registration access token is required: send Authorization: Bearer <registration_access_token>",
+            )
+        })?;
+        let token_hash = hash(token);
+        let record = self
+            .store
+            .get_artifact(ArtifactKind::RegistrationAccessToken, &token_hash)
+            .await?
+            .filter(|r| r.org_id == org.record.id && r.client_id.as_deref() == Some(client_id))
+            .ok_or_else(|| invalid_token(REGISTRATION_TOKEN_INVALID))?;
+        let payload: RegistrationTokenPayload = serde_json::from_str(&record.payload_json)
+            .map_err(|e| Error::Internal(format!("registration access token: {e}")))?;
+        let client = match self.store.get_client(org_id, client_id).await? {
+            Some(record) => serde_json::from_str::<ClientMetadata>(&record.metadata_json)
+                .map_err(|e| Error::Internal(format!("client metadata: {e}")))?,
+            None => {
+                self.forget_registration_token(&token_hash).await;
+                return Err(invalid_token(REGISTRATION_TOKEN_INVALID));
+            }
+        };
+        if client.client_id_issued_at != payload.client_id_issued_at {
+            self.forget_registration_token(&token_hash).await;
+            return Err(invalid_token(REGISTRATION_TOKEN_INVALID));
+        }
+        Ok(RegistrationAuth {
+            org,
+            client,
+            token: token.to_owned(),
+            token_hash,
+        })
+    }
+
+    async fn forget_registration_token(&self, token_hash: &[u8]) {
+        if let Err(err) = self
+            .store
+            .delete_artifact(ArtifactKind::RegistrationAccessToken, token_hash)
+            .await
+        {
+            tracing::warn!(error = %err, "could not delete a stale registration access token");
+        }
+    }
+
+    /// RFC 7592 §2.1: the client's current metadata. The registration access token stays valid (it is
+    /// not rotated) and is returned as presented.
+    pub fn dcr_read(&self, auth: &RegistrationAuth) -> Result<Value> {
+        client_information(&auth.org, &auth.client, &auth.token)
+    }
+
+    /// RFC 7592 §2.2: replaces the client's metadata, validated as a fresh registration. The body
+    /// must carry the client's `client_id`; server-set members are ignored; `client_secret` is
+    /// refused (a FAPI 2.0 client has none). The node's cached client is dropped at once.
+    pub async fn dcr_update(&self, auth: &RegistrationAuth, body: &Value) -> Result<Value> {
+        let object = registration_body(body)?;
+        if object.get("client_id").and_then(Value::as_str) != Some(auth.client_id()) {
+            return Err(OAuthError::invalid_client_metadata(
+                "client_id must be sent and equal the client's client_id (RFC 7592 §2.2)",
+            )
+            .into());
+        }
+        let metadata = self
+            .update_client(
+                &auth.org.record.id,
+                auth.client_id(),
+                &Value::Object(object),
+                false,
+            )
+            .await?;
+        tracing::info!(org = %auth.org.record.id, client_id = %metadata.client_id, "client updated dynamically");
+        client_information(&auth.org, &metadata, &auth.token)
+    }
+
+    /// RFC 7592 §2.3: deletes the client and its registration access token. The node's cached client
+    /// is dropped at once, so the client cannot authenticate any more.
+    pub async fn dcr_delete(&self, auth: RegistrationAuth) -> Result<()> {
+        self.delete_client(&auth.org.record.id, auth.client_id())
+            .await?;
+        self.store
+            .delete_artifact(ArtifactKind::RegistrationAccessToken, &auth.token_hash)
+            .await?;
+        tracing::info!(org = %auth.org.record.id, client_id = %auth.client_id(), "client deleted dynamically");
+        Ok(())
+    }
+}
+
+/// RFC 7591 §3.2.1 / RFC 7592 §3: the metadata as stored, plus the management credentials.
+fn client_information(org: &OrgContext, metadata: &ClientMetadata, token: &str) -> Result<Value> {
+    let mut value = serde_json::to_value(metadata).map_err(|e| Error::Internal(e.to_string()))?;
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| Error::Internal("client metadata is not an object".into()))?;
+    object.insert(
+        "registration_access_token".into(),
+        Value::String(token.to_owned()),
+    );
+    object.insert(
+        "registration_client_uri".into(),
+        Value::String(registration_client_uri(&org.issuer, &metadata.client_id)),
+    );
+    Ok(value)
+}
