@@ -261,10 +261,13 @@ impl Engine {
                 .await;
             if !matches!(consumed, Ok(Consumed::Fresh(_))) {
                 self.delete_client(org_id, &metadata.client_id).await?;
-                consumed?;
-                return Err(invalid_token(
-                    "the initial access token has already been used",
-                ));
+                return Err(match consumed? {
+                    Consumed::Expired(_) => invalid_token("the initial access token has expired"),
+                    Consumed::Missing => invalid_token("the initial access token is not valid"),
+                    Consumed::Fresh(_) | Consumed::AlreadyUsed(_) => {
+                        invalid_token("the initial access token has already been used")
+                    }
+                });
             }
         }
         let token = format!("clx_rat_{}", clavex_jose::random_token(32));

@@ -909,7 +909,7 @@ async fn registration_secrets_never_reach_logs_or_the_admin_api() {
         .env(LOG_SCENARIO_ENV, "1")
         .output()
         .await
-        .unwrap();
+        .expect("run this test binary again (was it rebuilt while the tests ran?)");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
