@@ -279,15 +279,22 @@ impl Engine {
             } else {
                 org_id
             };
-            let (_, generated) = self
-                .create_organization(org_id, Some(display), None)
-                .await?;
-            outcome.created = true;
-            match org_token {
-                Some(_) => {
-                    self.store.delete_admin_tokens(Some(org_id)).await?;
+            // Nodes starting together on an empty database race here; the loser finds the
+            // organization created by the winner, which is what it wanted.
+            match self.create_organization(org_id, Some(display), None).await {
+                Ok((_, generated)) => {
+                    outcome.created = true;
+                    outcome.generated_org_token = Some(generated);
                 }
-                None => outcome.generated_org_token = Some(generated),
+                Err(Error::Conflict(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        if outcome.created {
+            if org_token.is_some() {
+                // The configured token replaces the generated one.
+                outcome.generated_org_token = None;
+                self.store.delete_admin_tokens(Some(org_id)).await?;
             }
             if server_token.is_none() {
                 let token = new_admin_token();

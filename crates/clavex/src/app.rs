@@ -115,6 +115,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Application {
@@ -158,12 +159,21 @@ impl Application {
             )
             .await
             .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+        // A node whose master key differs from the one the keys were sealed with must not start
+        // (it would pass health checks and then fail every token request).
+        engine.org_keys(&config.bootstrap_org).await.map_err(|e| {
+            anyhow::anyhow!(
+                "the signing keys of organization {} cannot be opened ({e}); every node needs the same CLAVEX_MASTER_KEY",
+                config.bootstrap_org
+            )
+        })?;
         Ok(Application {
             engine,
             bootstrap,
             listener,
             addr,
             tls,
+            trusted_proxies: config.trusted_proxy_networks()?,
         })
     }
 
@@ -177,7 +187,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let sweeper = tokio::spawn(sweep(self.engine.clone()));
-        let router = clavex_http::router(self.engine.clone());
+        let router = clavex_http::router_with_proxies(self.engine.clone(), self.trusted_proxies);
         let result = match self.tls {
             Some(tls) => crate::tls::serve(self.listener, tls, router, shutdown).await,
             None => axum::serve(

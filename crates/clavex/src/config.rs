@@ -35,6 +35,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Serve TLS with a self-signed certificate created under the data directory (local use only).
     pub dev_tls: bool,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -54,14 +56,16 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             dev_tls: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 /// Environment variables Clavex reads (besides `CLAVEX_CONFIG`, `CLAVEX_LOG` and the CLI's
 /// `CLAVEX_USER_PASSWORD`).
-pub const ENV_KEYS: [&str; 14] = [
+pub const ENV_KEYS: [&str; 15] = [
     "LISTEN",
+    "TRUSTED_PROXIES",
     "TLS_CERT",
     "TLS_KEY",
     "DEV_TLS",
@@ -105,6 +109,14 @@ pub fn load(file: Option<PathBuf>) -> Result<Loaded> {
         .collect();
     figment = figment.merge(Env::prefixed("CLAVEX_").only(&known));
     let mut config: Config = figment.extract().context("invalid configuration")?;
+    if let Ok(list) = std::env::var("CLAVEX_TRUSTED_PROXIES") {
+        config.trusted_proxies = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
     if let Ok(list) = std::env::var("CLAVEX_JWKS_FETCH_ALLOW") {
         config.jwks_fetch_allow = list
             .split(',')
@@ -137,7 +149,13 @@ fn validate(config: &Config) -> Result<()> {
         {
             bail!("CLAVEX_PUBLIC_URL must be an http(s) URL without query or fragment");
         }
+        if parsed.path() != "/" {
+            bail!(
+                "CLAVEX_PUBLIC_URL must not have a path: Clavex serves each organization at /{{org}} of its host"
+            );
+        }
     }
+    config.trusted_proxy_networks()?;
     if config.tls_cert.is_some() != config.tls_key.is_some() {
         bail!("CLAVEX_TLS_CERT and CLAVEX_TLS_KEY must be given together");
     }
@@ -151,6 +169,23 @@ fn validate(config: &Config) -> Result<()> {
 }
 
 impl Config {
+    /// `trusted_proxies` parsed: CIDR blocks, or single addresses.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "CLAVEX_TRUSTED_PROXIES: {entry} is not an IP address or CIDR block"
+                        )
+                    })
+            })
+            .collect()
+    }
+
     /// `https` when the built-in TLS listener is on.
     pub fn scheme(&self) -> &'static str {
         if self.tls().is_some() {

@@ -316,7 +316,7 @@ async fn authorize(
     let names = cookie_names(&state, &org);
     let (browser, new_browser) = browser_id(&headers, &names);
     let session = read_cookie(&headers, &names.session);
-    let ip = peer.ip().to_string();
+    let ip = state.client_ip(peer.ip(), &headers).to_string();
     let context = BrowserContext {
         browser_id: &browser,
         session: session.as_deref(),
@@ -348,7 +348,7 @@ async fn login(
         return respond(&state, &org, page).await;
     };
     let session = read_cookie(&headers, &names.session);
-    let ip = peer.ip().to_string();
+    let ip = state.client_ip(peer.ip(), &headers).to_string();
     let context = BrowserContext {
         browser_id: &browser,
         session: session.as_deref(),
@@ -396,7 +396,7 @@ async fn consent(
         return respond(&state, &org, page).await;
     };
     let session = read_cookie(&headers, &names.session);
-    let ip = peer.ip().to_string();
+    let ip = state.client_ip(peer.ip(), &headers).to_string();
     let context = BrowserContext {
         browser_id: &browser,
         session: session.as_deref(),
