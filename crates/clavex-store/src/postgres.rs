@@ -95,6 +95,27 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// `record_once` as one statement: PostgreSQL commits concurrent statements in parallel.
+    async fn record_once_atomic(
+        &self,
+        namespace: &str,
+        id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query::<sqlx::Postgres>(repo::sql::RECORD_ONCE)
+            .bind(namespace)
+            .bind(id)
+            .bind(expires_at)
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .map_err(repo::db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
 impl_store!(PgStore, sqlx::Postgres);
 impl_flow_store!(PgStore, sqlx::Postgres);
 

@@ -783,15 +783,10 @@ macro_rules! impl_store {
                 expires_at: $crate::UnixSeconds,
                 now: $crate::UnixSeconds,
             ) -> $crate::StoreResult<bool> {
-                let done = ::sqlx::query::<$db>($crate::repo::sql::RECORD_ONCE)
-                    .bind(namespace)
-                    .bind(id)
-                    .bind(expires_at)
-                    .bind(now)
-                    .execute(&self.writer)
+                // Each backend decides how the one atomic statement reaches the database (SQLite
+                // batches concurrent records into one transaction).
+                self.record_once_atomic(namespace, id, expires_at, now)
                     .await
-                    .map_err($crate::repo::db_err)?;
-                Ok(done.rows_affected() == 1)
             }
 
             async fn purge_expired_replays(

@@ -39,6 +39,112 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Connections for reads (`PRAGMA query_only`); the writer pool again for `:memory:`.
     reader: SqlitePool,
+    /// Group commit of single-use records (see [`ReplayBatcher`]).
+    replays: ReplayBatcher,
+}
+
+/// One `record_once` waiting for its transaction.
+struct ReplayJob {
+    namespace: String,
+    id: String,
+    expires_at: i64,
+    now: i64,
+    reply: tokio::sync::oneshot::Sender<StoreResult<bool>>,
+}
+
+/// Group commit for `record_once`, the one write on the token endpoint's hot path (two per
+/// request). SQLite has one writer and every commit writes WAL frames, so concurrent records are
+/// queued and written by one task, as many as are waiting in one transaction. Each record is still
+/// its own atomic `INSERT … ON CONFLICT` statement, run in order, so a duplicate within one batch
+/// is seen as a replay; every caller is answered only after the commit, so nothing acknowledged is
+/// lost on a crash.
+#[derive(Debug, Clone)]
+struct ReplayBatcher {
+    jobs: tokio::sync::mpsc::Sender<ReplayJob>,
+}
+
+impl std::fmt::Debug for ReplayJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplayJob")
+    }
+}
+
+const REPLAY_BATCH_MAX: usize = 256;
+
+impl ReplayBatcher {
+    fn start(writer: SqlitePool) -> ReplayBatcher {
+        let (jobs, mut queue) = tokio::sync::mpsc::channel::<ReplayJob>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < REPLAY_BATCH_MAX {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                match write_batch(&writer, &batch).await {
+                    Ok(results) => {
+                        for (job, fresh) in batch.into_iter().zip(results) {
+                            let _ = job.reply.send(Ok(fresh));
+                        }
+                    }
+                    Err(err) => {
+                        let message = err.to_string();
+                        for job in batch {
+                            let _ = job.reply.send(Err(StoreError::Backend(message.clone())));
+                        }
+                    }
+                }
+            }
+        });
+        ReplayBatcher { jobs }
+    }
+}
+
+async fn write_batch(writer: &SqlitePool, batch: &[ReplayJob]) -> StoreResult<Vec<bool>> {
+    let mut tx = writer.begin().await.map_err(repo::db_err)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let done = sqlx::query::<sqlx::Sqlite>(repo::sql::RECORD_ONCE)
+            .bind(job.namespace.as_str())
+            .bind(job.id.as_str())
+            .bind(job.expires_at)
+            .bind(job.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(repo::db_err)?;
+        results.push(done.rows_affected() == 1);
+    }
+    tx.commit().await.map_err(repo::db_err)?;
+    Ok(results)
+}
+
+impl SqliteStore {
+    async fn record_once_atomic(
+        &self,
+        namespace: &str,
+        id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = ReplayJob {
+            namespace: namespace.to_owned(),
+            id: id.to_owned(),
+            expires_at,
+            now,
+            reply,
+        };
+        self.replays
+            .jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Backend("the SQLite replay writer has stopped".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("the SQLite replay writer has stopped".to_owned()))?
+    }
 }
 
 impl SqliteStore {
@@ -60,7 +166,11 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // Keep the hot tables (replay records, artifacts) in memory: 64 MiB page cache and
+            // memory-mapped reads, instead of re-reading pages with a syscall each.
+            .pragma("cache_size", "-65536")
+            .pragma("mmap_size", "268435456");
 
         if is_memory(url) {
             // One connection, kept open for the life of the pool: the database lives only while a
@@ -69,6 +179,7 @@ impl SqliteStore {
             let pool = single_connection_pool(base).await?;
             run_migrations(&pool).await?;
             return Ok(Self {
+                replays: ReplayBatcher::start(pool.clone()),
                 writer: pool.clone(),
                 reader: pool,
             });
@@ -102,7 +213,11 @@ impl SqliteStore {
             .map_err(repo::db_err)?;
 
         tracing::debug!(url, readers, "SQLite store open (WAL)");
-        Ok(Self { writer, reader })
+        Ok(Self {
+            replays: ReplayBatcher::start(writer.clone()),
+            writer,
+            reader,
+        })
     }
 
     /// A fresh, private, migrated in-memory database (for tests).
