@@ -76,6 +76,13 @@ pub fn main(args: LoadgenArgs) -> Result<()> {
     } else {
         args.cpu.or(args.serve.map(|_| 0))
     };
+    let server_bin = match args.serve {
+        Some(_) => Some(serve::server_binary(
+            args.server_bin.as_deref(),
+            !args.no_build,
+        )?),
+        None => None,
+    };
     if let Some(cpu) = self_cpu {
         serve::pin_self(cpu)?;
     }
@@ -88,8 +95,8 @@ pub fn main(args: LoadgenArgs) -> Result<()> {
         }
     };
 
-    let server = match args.serve {
-        Some(store) => Some(serve::start(&serve::ServeOptions {
+    let server = match (args.serve, server_bin) {
+        (Some(store), Some(server_bin)) => Some(serve::start(&serve::ServeOptions {
             store,
             base: &target.base,
             listen: &target.authority,
@@ -99,11 +106,10 @@ pub fn main(args: LoadgenArgs) -> Result<()> {
             } else {
                 Some(args.server_cpu)
             },
-            server_bin: args.server_bin.clone(),
-            build: !args.no_build,
+            server_bin,
             pg_url: &args.pg_url,
         })?),
-        None => None,
+        _ => None,
     };
     let server_pid = server.as_ref().map(|s| s.pid).or(args.server_pid);
 
@@ -262,6 +268,26 @@ impl Signer {
         }
         Ok((out, started.elapsed().as_secs_f64()))
     }
+}
+
+/// ES256 verifications per second on this core for ~0.5 s (clavex-jose/aws-lc, as in the server).
+fn calibrate(key: &SigningKey) -> Result<f64> {
+    let public = key.public_key();
+    let input = b"eyJhbGciOiJFUzI1NiJ9.eyJjYWxpYnJhdGlvbiI6dHJ1ZX0";
+    let signature = key
+        .sign(input)
+        .map_err(|e| anyhow!("calibration sign: {e}"))?;
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_millis(500) {
+        for _ in 0..50 {
+            public
+                .verify(Algorithm::Es256, input, &signature)
+                .map_err(|e| anyhow!("calibration verify: {e}"))?;
+        }
+        n += 50;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
 fn unix_now() -> i64 {
@@ -498,6 +524,13 @@ async fn run(
     server_pid: Option<u32>,
 ) -> Result<Value> {
     let mut signer = Signer::new(&target.issuer, &target.token_url)?;
+    let calibration = calibrate(&signer.client_key)?;
+    eprintln!(
+        "loadgen: this core does {:.0} ES256 verifications/s ({:.1} µs each; a yardstick of the \
+         machine's speed right now, as the host's speed varies)",
+        calibration,
+        1e6 / calibration
+    );
     signer.client_id = register_client(target, &args.org, admin_token, signer.jwks()).await?;
     eprintln!("loadgen: registered client {}", signer.client_id);
 
@@ -536,6 +569,10 @@ async fn run(
     let mut perf = None;
     // Per CPU: (busy seconds, total seconds) over the timed windows, from /proc/stat.
     let mut core_busy: Vec<(f64, f64)> = Vec::new();
+    // Bytes the server caused to be written to storage (`write_bytes` of /proc/<pid>/io).
+    let mut server_written = 0u64;
+    // CPU seconds of the other processes over the timed windows, by command name.
+    let mut others: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
     while timed < args.duration - 1e-3 {
         let window = (args.duration - timed).min(MAX_WINDOW_SECS);
         let mut count = ((rate * window * 1.3) as usize).max(args.connections * 50);
@@ -556,10 +593,21 @@ async fn run(
             perf = Some(serve::Perf::start(pid, cpu, path, &args.perf_call_graph)?);
         }
         let server_before = serve::cpu_seconds(server_pid);
+        let io_before = server_pid.and_then(serve::storage_write_bytes);
         let self_before = serve::cpu_seconds(None);
+        let procs_before = serve::all_processes();
         let cores_before = serve::core_times();
         let (back, elapsed, exhausted) = phase(target, senders, pool, window, &stats).await?;
         let cores_after = serve::core_times();
+        for (pid, (comm, after)) in serve::all_processes() {
+            if Some(pid) == server_pid || pid == std::process::id() {
+                continue;
+            }
+            // Processes that started during the window count whole; those that ended are missed
+            // (the per-CPU busy figures still include them).
+            let before = procs_before.get(&pid).map_or(0.0, |(_, b)| *b);
+            *others.entry(comm).or_insert(0.0) += after - before;
+        }
         for (i, (b, a)) in cores_before.iter().zip(&cores_after).enumerate() {
             if core_busy.len() <= i {
                 core_busy.push((0.0, 0.0));
@@ -569,6 +617,9 @@ async fn run(
         }
         if let (Some(a), Some(b)) = (server_before, serve::cpu_seconds(server_pid)) {
             server_cpu += b - a;
+        }
+        if let (Some(a), Some(b)) = (io_before, server_pid.and_then(serve::storage_write_bytes)) {
+            server_written += b.saturating_sub(a);
         }
         if let (Some(a), Some(b)) = (self_before, serve::cpu_seconds(None)) {
             self_cpu_used += b - a;
@@ -643,7 +694,73 @@ async fn run(
             shown.join("   ")
         );
     }
+    let mut others: Vec<(String, f64)> = others
+        .into_iter()
+        .map(|(c, s)| (c, s / timed.max(1e-9)))
+        .filter(|(_, share)| *share >= 0.005)
+        .collect();
+    others.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let postgres: f64 = others
+        .iter()
+        .filter(|(c, _)| c == "postgres")
+        .map(|(_, s)| s)
+        .sum();
+    if postgres > 0.0 {
+        println!(
+            "  postgres     {:.0}% of one core (all postgres processes, unpinned)",
+            100.0 * postgres
+        );
+    }
+    let server_share = server_cpu / timed.max(1e-9);
+    let loadgen_share = self_cpu_used / timed.max(1e-9);
+    let other_load = busy.iter().sum::<f64>()
+        - loadgen_share
+        - postgres
+        - if server_pid.is_some() {
+            server_share
+        } else {
+            0.0
+        };
+    println!(
+        "  other load   {:.0}% of a core: CPU time of neither the {}load generator{} (other processes, also \
+         short-lived ones, kernel threads, interrupts; about 5% on an idle machine)",
+        100.0 * other_load,
+        if server_pid.is_some() {
+            "server nor the "
+        } else {
+            ""
+        },
+        if postgres > 0.0 { " nor postgres" } else { "" },
+    );
+    if server_pid.is_some() && total > 0 {
+        println!(
+            "  server I/O   {:.1} KiB written to storage per request",
+            server_written as f64 / 1024.0 / total as f64
+        );
+    }
+    let rest: Vec<String> = others
+        .iter()
+        .filter(|(c, _)| c != "postgres")
+        .take(5)
+        .map(|(c, s)| format!("{c} {:.0}%", 100.0 * s))
+        .collect();
+    println!(
+        "  other procs  {}",
+        if rest.is_empty() {
+            "none above 0.5% of a core".to_owned()
+        } else {
+            rest.join(", ")
+        }
+    );
+    println!(
+        "  yardstick    {calibration:.0} ES256 verifications/s on the load generator's core before the run"
+    );
     Ok(json!({
+        "es256_verify_per_sec": calibration,
+        "postgres_cpu_share": postgres,
+        "other_load_cores": other_load,
+        "server_storage_bytes_per_request": server_pid.map(|_| server_written as f64 / total.max(1) as f64),
+        "other_processes_cpu_share": others.iter().filter(|(c, _)| c != "postgres").map(|(c, s)| json!({"comm": c, "share": s})).collect::<Vec<_>>(),
         "cpu_busy_share": busy,
         "base": target.base,
         "connections": args.connections,

@@ -2,9 +2,13 @@
 //! `.cargo/config.toml`: `run --release --package xtask --`).
 //!
 //! - `loadgen`: a closed-loop HTTP/1.1 load generator for the token endpoint
-//!   (`client_credentials` + `private_key_jwt` + DPoP). See `docs/benchmarks.md`.
+//!   (`client_credentials` + `private_key_jwt` + DPoP), optionally starting the server itself.
+//! - `perf-summary`: buckets a server profile taken by `loadgen --perf`.
+//!
+//! See `docs/benchmarks.md`.
 
 mod loadgen;
+mod perf_summary;
 mod serve;
 
 use std::path::PathBuf;
@@ -22,7 +26,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Drive the token endpoint with N keep-alive connections and report throughput and latency.
-    Loadgen(LoadgenArgs),
+    Loadgen(Box<LoadgenArgs>),
+    /// Bucket a server profile written by `loadgen --perf` (recorded with
+    /// `--perf-call-graph dwarf,16384`) into crypto, SQLite, sqlx, HTTP, ... shares.
+    PerfSummary {
+        /// The perf.data file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -87,7 +97,8 @@ pub struct LoadgenArgs {
     #[arg(long, value_name = "FILE")]
     pub perf: Option<PathBuf>,
     /// Call-graph mode passed to `perf record --call-graph` (fp, dwarf, lbr).
-    #[arg(long, default_value = "fp")]
+    /// `xtask perf-summary` needs dwarf: release builds have no frame pointers.
+    #[arg(long, default_value = "dwarf,16384")]
     pub perf_call_graph: String,
     /// Initial guess of the server's rate (req/s), only to size the warm-up's pre-signed batch.
     #[arg(long, default_value_t = 8000.0)]
@@ -100,6 +111,7 @@ pub struct LoadgenArgs {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Loadgen(args) => loadgen::main(args),
+        Command::Loadgen(args) => loadgen::main(*args),
+        Command::PerfSummary { file } => perf_summary::main(&file),
     }
 }

@@ -92,8 +92,7 @@ pub struct ServeOptions<'a> {
     pub listen: &'a str,
     pub admin_token: &'a str,
     pub cpu: Option<usize>,
-    pub server_bin: Option<PathBuf>,
-    pub build: bool,
+    pub server_bin: PathBuf,
     pub pg_url: &'a str,
 }
 
@@ -103,26 +102,30 @@ pub fn free_local_port() -> Result<String> {
     Ok(probe.local_addr()?.to_string())
 }
 
-/// Builds (unless told not to) and starts the server, and waits until `/healthz` answers.
-pub fn start(opts: &ServeOptions<'_>) -> Result<Server> {
-    let bin = match &opts.server_bin {
-        Some(b) => b.clone(),
-        None => {
-            if opts.build {
-                eprintln!("loadgen: cargo build --release -p clavex");
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-                let status = Command::new(cargo)
-                    .args(["build", "--release", "-p", "clavex"])
-                    .current_dir(workspace_root())
-                    .status()
-                    .context("running cargo build")?;
-                if !status.success() {
-                    bail!("cargo build --release -p clavex failed");
-                }
-            }
-            target_dir().join("release").join("clavex")
+/// The server binary: `--server-bin`, or `<target dir>/release/clavex`, built first unless told not
+/// to (call this before pinning this process, so the build may use every CPU).
+pub fn server_binary(server_bin: Option<&Path>, build: bool) -> Result<PathBuf> {
+    if let Some(b) = server_bin {
+        return Ok(b.to_path_buf());
+    }
+    if build {
+        eprintln!("loadgen: cargo build --release -p clavex");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "-p", "clavex"])
+            .current_dir(workspace_root())
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("cargo build --release -p clavex failed");
         }
-    };
+    }
+    Ok(target_dir().join("release").join("clavex"))
+}
+
+/// Starts the server and waits until `/healthz` answers.
+pub fn start(opts: &ServeOptions<'_>) -> Result<Server> {
+    let bin = opts.server_bin.clone();
     if !bin.exists() {
         bail!("server binary {} does not exist", bin.display());
     }
@@ -274,6 +277,44 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((utime + stime) / clock_ticks())
 }
 
+/// Bytes `pid` has caused to be written to storage so far (`write_bytes` in `/proc/<pid>/io`).
+pub fn storage_write_bytes(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// CPU seconds so far of every process, by PID: (command name, user + system seconds).
+pub fn all_processes() -> std::collections::HashMap<u32, (String, f64)> {
+    let ticks = clock_ticks();
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (text.find('('), text.rfind(')')) else {
+            continue;
+        };
+        let comm = text[open + 1..close].to_owned();
+        let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
+        let ut: f64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0.0);
+        let st: f64 = fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0.0);
+        out.insert(pid, (comm, (ut + st) / ticks));
+    }
+    out
+}
+
 /// Per CPU, (busy, total) time so far in clock ticks, from `/proc/stat` (busy = total − idle − iowait).
 pub fn core_times() -> Vec<(f64, f64)> {
     let Ok(text) = std::fs::read_to_string("/proc/stat") else {
@@ -295,6 +336,11 @@ pub fn core_times() -> Vec<(f64, f64)> {
 }
 
 fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(read_clock_ticks)
+}
+
+fn read_clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
         .output()

@@ -102,22 +102,49 @@ impl ReplayBatcher {
     }
 }
 
+/// Writes a batch with ONE statement (one round trip to sqlx's worker thread, one implicit
+/// transaction): a multi-row `INSERT … ON CONFLICT … DO UPDATE … WHERE expired RETURNING` whose
+/// returned keys are the records that were new (or replaced an expired one). Within the batch only
+/// the first occurrence of a key can be new; the batch uses its earliest `now`, which can only make
+/// the expiry test stricter.
 async fn write_batch(writer: &SqlitePool, batch: &[ReplayJob]) -> StoreResult<Vec<bool>> {
-    let mut tx = writer.begin().await.map_err(repo::db_err)?;
-    let mut results = Vec::with_capacity(batch.len());
+    let now = batch.iter().map(|job| job.now).min().unwrap_or(0);
+    let mut sql = String::from("INSERT INTO replay (namespace, id, expires_at) VALUES ");
+    for index in 0..batch.len() {
+        let base = index * 3;
+        if index > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${}, ${})", base + 1, base + 2, base + 3));
+    }
+    sql.push_str(&format!(
+        " ON CONFLICT (namespace, id) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE replay.expires_at <= ${} RETURNING namespace, id",
+        batch.len() * 3 + 1
+    ));
+    let mut query = sqlx::query_as::<sqlx::Sqlite, (String, String)>(sqlx::AssertSqlSafe(sql));
     for job in batch {
-        let done = sqlx::query::<sqlx::Sqlite>(repo::sql::RECORD_ONCE)
+        query = query
             .bind(job.namespace.as_str())
             .bind(job.id.as_str())
-            .bind(job.expires_at)
-            .bind(job.now)
-            .execute(&mut *tx)
-            .await
-            .map_err(repo::db_err)?;
-        results.push(done.rows_affected() == 1);
+            .bind(job.expires_at);
     }
-    tx.commit().await.map_err(repo::db_err)?;
-    Ok(results)
+    let written: std::collections::HashSet<(String, String)> = query
+        .bind(now)
+        .fetch_all(writer)
+        .await
+        .map_err(repo::db_err)?
+        .into_iter()
+        .collect();
+    let mut seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+    Ok(batch
+        .iter()
+        .map(|job| {
+            let key = (job.namespace.as_str(), job.id.as_str());
+            let first = seen.insert(key);
+            first && written.contains(&(job.namespace.clone(), job.id.clone()))
+        })
+        .collect())
 }
 
 impl SqliteStore {
