@@ -4,15 +4,11 @@ use clavex_jose::Algorithm;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::client_auth::AuthenticatedClient;
-use crate::dpop::{self, DpopContext, VerifiedProof};
+use crate::dpop::{self, DpopContext};
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
 use crate::policy;
-
-pub const REPLAY_NS_ASSERTION: &str = "client_assertion";
-pub const REPLAY_NS_DPOP: &str = "dpop";
 
 /// A token request as the HTTP layer saw it.
 pub struct TokenRequest<'a> {
@@ -95,7 +91,9 @@ impl Engine {
             &org.settings,
         )?;
 
-        self.record_single_use(org, &authenticated, &proof).await?;
+        // The proof first: a request refused for a replayed proof keeps its assertion usable.
+        self.record_proof_use(org, &proof).await?;
+        self.record_assertion_use(org, &authenticated).await?;
 
         let scope = if scopes.is_empty() {
             None
@@ -123,45 +121,6 @@ impl Engine {
             refresh_token: None,
             id_token: None,
         })
-    }
-
-    /// Records the proof `jti`, then the assertion `jti`; either seen before (on any node) is a
-    /// replay. The proof goes first so that a request refused for a replayed proof does not consume
-    /// its assertion (which a client may resend on retry); a proof is made per request anyway.
-    async fn record_single_use(
-        &self,
-        org: &OrgContext,
-        client: &AuthenticatedClient,
-        proof: &VerifiedProof,
-    ) -> Result<()> {
-        let now = self.now();
-        let org_id = &org.record.id;
-        let dpop_ns = format!("{REPLAY_NS_DPOP}:{org_id}");
-        if !self
-            .store
-            .record_once(&dpop_ns, &proof.replay_id, proof.replay_expires_at, now)
-            .await?
-        {
-            return Err(
-                OAuthError::invalid_dpop_proof("DPoP proof jti has already been used").into(),
-            );
-        }
-        let assertion_ns = format!("{REPLAY_NS_ASSERTION}:{org_id}");
-        if !self
-            .store
-            .record_once(
-                &assertion_ns,
-                &client.replay_id,
-                client.replay_expires_at,
-                now,
-            )
-            .await?
-        {
-            return Err(
-                OAuthError::invalid_client("client_assertion jti has already been used").into(),
-            );
-        }
-        Ok(())
     }
 
     /// RFC 9068 JWT access token, bound to the DPoP key (`cnf.jkt`, RFC 9449 §6.1).

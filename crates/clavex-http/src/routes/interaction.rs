@@ -19,7 +19,7 @@ use clavex_core::form::{MAX_FORM_BYTES, Params};
 use clavex_core::userinfo::ResourceRequest;
 use cookie::{Cookie, SameSite};
 
-use super::read_body;
+use super::{is_form, read_body};
 use crate::AppState;
 use crate::error::ApiResult;
 
@@ -245,17 +245,6 @@ fn browser_id(headers: &HeaderMap, names: &CookieNames) -> (String, bool) {
         Some(id) => (id, false),
         None => (clavex_jose::random_token(24), true),
     }
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
 }
 
 async fn form(headers: &HeaderMap, body: Body) -> ApiResult<Params> {

@@ -41,3 +41,15 @@ pub(crate) async fn add_dpop_nonce(
         response.headers_mut().insert("dpop-nonce", value);
     }
 }
+
+/// Is the request body `application/x-www-form-urlencoded` (parameters after `;` ignored)?
+pub(crate) fn is_form(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}

@@ -10,7 +10,7 @@ use clavex_core::OAuthError;
 use clavex_core::form::{MAX_FORM_BYTES, Params};
 use clavex_core::token::TokenRequest;
 
-use super::read_body;
+use super::{is_form, read_body};
 use crate::AppState;
 use crate::error::ApiResult;
 
@@ -62,17 +62,6 @@ async fn jwks(State(state): State<AppState>, Path(org): Path<String>) -> ApiResu
         HeaderValue::from_static("application/jwk-set+json"),
     );
     Ok(response)
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
 }
 
 async fn token(
