@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 
 use crate::authorization::{CodePayload, GrantPayload, hash_secret};
 use crate::client_auth::AuthenticatedClient;
-use crate::dpop::{self, DpopContext, VerifiedProof};
+use crate::dpop::VerifiedProof;
 use crate::engine::{Engine, OrgContext};
-use crate::error::{Error, ErrorCode, OAuthError, Result};
+use crate::error::{Error, OAuthError, Result};
 use crate::token::{TokenRequest, TokenResponse};
 
 /// What a refresh token remembers (the grant it belongs to is on the record itself).
@@ -40,32 +40,16 @@ impl Engine {
     ) -> Result<TokenResponse> {
         let params = &request.params;
         let authenticated = self
-            .authenticate_client(org, params, request.authorization_header)
+            .authenticate_for_grant(org, request, "authorization_code")
             .await?;
         let metadata = &authenticated.client.metadata;
-        if !metadata.allows_grant("authorization_code") {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "this client is not registered for the authorization_code grant",
-            )
-            .into());
-        }
         let code = params
             .single("code")?
             .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
         let now = self.now();
         // The holder-of-key comes first: a request without a proof is refused before anything else
         // is looked at (conformance suite §7 ordering).
-        let proof = dpop::verify_proof(
-            &request.dpop,
-            &DpopContext {
-                method: "POST",
-                url: &org.token_endpoint,
-                access_token: None,
-            },
-            now,
-        )?;
-        self.check_dpop_nonce(org, &proof)?;
+        let proof = self.token_endpoint_proof(org, request, now)?;
 
         // Read first, check everything, consume last: a request that fails a check does not burn
         // the code of the legitimate client.
@@ -233,32 +217,16 @@ impl Engine {
     ) -> Result<TokenResponse> {
         let params = &request.params;
         let authenticated = self
-            .authenticate_client(org, params, request.authorization_header)
+            .authenticate_for_grant(org, request, "refresh_token")
             .await?;
         let metadata = &authenticated.client.metadata;
-        if !metadata.allows_grant("refresh_token") {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "this client is not registered for the refresh_token grant",
-            )
-            .into());
-        }
         let token = params
             .single("refresh_token")?
             .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
         let now = self.now();
         // RFC 9449 §5: the refresh token of a confidential client is bound to the client, not to a
         // DPoP key; the new access token is bound to whatever key proves possession now.
-        let proof = dpop::verify_proof(
-            &request.dpop,
-            &DpopContext {
-                method: "POST",
-                url: &org.token_endpoint,
-                access_token: None,
-            },
-            now,
-        )?;
-        self.check_dpop_nonce(org, &proof)?;
+        let proof = self.token_endpoint_proof(org, request, now)?;
         let record = match self
             .store
             .get_artifact(ArtifactKind::RefreshToken, &hash_secret(token))

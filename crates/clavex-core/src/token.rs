@@ -4,7 +4,8 @@ use clavex_jose::Algorithm;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::dpop::{self, DpopContext};
+use crate::client_auth::AuthenticatedClient;
+use crate::dpop::{self, DpopContext, VerifiedProof};
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
@@ -57,28 +58,12 @@ impl Engine {
     ) -> Result<TokenResponse> {
         let params = &request.params;
         let authenticated = self
-            .authenticate_client(org, params, request.authorization_header)
+            .authenticate_for_grant(org, request, "client_credentials")
             .await?;
         let metadata = &authenticated.client.metadata;
-        if !metadata.allows_grant("client_credentials") {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "this client is not registered for the client_credentials grant",
-            )
-            .into());
-        }
         let now = self.now();
         // FAPI 2.0 SP §5.3.2.1-4: only sender-constrained tokens; every FAPI client is DPoP-bound.
-        let proof = dpop::verify_proof(
-            &request.dpop,
-            &DpopContext {
-                method: "POST",
-                url: &org.token_endpoint,
-                access_token: None,
-            },
-            now,
-        )?;
-        self.check_dpop_nonce(org, &proof)?;
+        let proof = self.token_endpoint_proof(org, request, now)?;
         let scope_param = params.single("scope")?.unwrap_or("");
         let scopes = policy::check_client_credentials_scope(
             scope_param,
@@ -121,6 +106,47 @@ impl Engine {
             refresh_token: None,
             id_token: None,
         })
+    }
+
+    /// Client authentication for a grant, and the client must be registered for it.
+    pub(crate) async fn authenticate_for_grant(
+        &self,
+        org: &OrgContext,
+        request: &TokenRequest<'_>,
+        grant_type: &str,
+    ) -> Result<AuthenticatedClient> {
+        let authenticated = self
+            .authenticate_client(org, &request.params, request.authorization_header)
+            .await?;
+        if !authenticated.client.metadata.allows_grant(grant_type) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("this client is not registered for the {grant_type} grant"),
+            )
+            .into());
+        }
+        Ok(authenticated)
+    }
+
+    /// The DPoP proof of a token request (and its server nonce, when required). FAPI 2.0 SP
+    /// §5.3.2.1-4: every token is sender-constrained, so every grant needs one.
+    pub(crate) fn token_endpoint_proof(
+        &self,
+        org: &OrgContext,
+        request: &TokenRequest<'_>,
+        now: i64,
+    ) -> Result<VerifiedProof> {
+        let proof = dpop::verify_proof(
+            &request.dpop,
+            &DpopContext {
+                method: "POST",
+                url: &org.token_endpoint,
+                access_token: None,
+            },
+            now,
+        )?;
+        self.check_dpop_nonce(org, &proof)?;
+        Ok(proof)
     }
 
     /// RFC 9068 JWT access token, bound to the DPoP key (`cnf.jkt`, RFC 9449 §6.1).
