@@ -37,13 +37,14 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderValue, LOCATION};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 
-use crate::LoadgenArgs;
 use crate::serve;
+use crate::signin;
+use crate::{LoadgenArgs, Scenario};
 
 /// Longest timed window run on one batch of credentials.
 const MAX_WINDOW_SECS: f64 = 30.0;
@@ -51,7 +52,15 @@ const MAX_WINDOW_SECS: f64 = 30.0;
 const MAX_SIGNING_SECS: f64 = 15.0;
 /// How many failed responses are printed.
 const SHOW_FAILURES: usize = 5;
-const SUCCESS_MARKER: &[u8] = b"\"token_type\":\"DPoP\"";
+/// What a successful token response contains.
+const TOKEN_MARKER: &[u8] = b"\"token_type\":\"DPoP\"";
+/// What a successful PAR response contains.
+const PAR_MARKER: &[u8] = b"\"request_uri\":\"";
+/// The benchmark client's redirect URI (never followed: the code is read from `Location`).
+const REDIRECT_URI: &str = "https://tpp.example.com/cb";
+const REDIRECT_URI_ENCODED: &str = "https%3A%2F%2Ftpp.example.com%2Fcb";
+/// Names of the steps of one flow, for the per-step latencies.
+const FLOW_STEPS: [&str; 3] = ["PAR", "authorize", "token"];
 const ASSERTION_TYPE_ENCODED: &str =
     "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer";
 
@@ -143,8 +152,10 @@ struct Target {
     issuer: String,
     /// `{issuer}/token`: the DPoP proof's `htu`.
     token_url: String,
-    /// Origin-form request target (`/{org}/token`).
+    /// Origin-form request targets (`/{org}/token`, `/{org}/par`, `/{org}/authorize`).
     token_path: String,
+    par_path: String,
+    authorize_path: String,
     base: String,
 }
 
@@ -165,16 +176,27 @@ impl Target {
             authority: format!("{host}:{port}"),
             token_url: format!("{issuer}/token"),
             token_path: format!("{prefix}/{org}/token"),
+            par_path: format!("{prefix}/{org}/par"),
+            authorize_path: format!("{prefix}/{org}/authorize"),
             issuer,
             base,
         })
     }
 }
 
-/// One request's worth of pre-signed credentials.
-struct Credential {
-    body: Bytes,
-    dpop: HeaderValue,
+/// One unit of load with its pre-signed credentials.
+enum Work {
+    /// `client_credentials` token request: form body and DPoP proof.
+    Token { body: Bytes, dpop: HeaderValue },
+    /// Pushed authorization request: form body.
+    Par { body: Bytes },
+    /// PAR body, then the token request's form body without its final `code` value, and the
+    /// token request's DPoP proof.
+    Flow {
+        par_body: Bytes,
+        token_body: String,
+        dpop: HeaderValue,
+    },
 }
 
 /// Signs client assertions and DPoP proofs.
@@ -182,6 +204,8 @@ struct Signer {
     client_key: SigningKey,
     dpop_key: SigningKey,
     dpop_header: Map<String, Value>,
+    /// `dpop_jkt` of pushed requests: the code is bound to the DPoP key.
+    dpop_jkt: String,
     client_id: String,
     issuer: String,
     token_url: String,
@@ -201,6 +225,7 @@ impl Signer {
         }
         let dpop_header: Map<String, Value> = [("jwk".to_owned(), jwk)].into_iter().collect();
         Ok(Signer {
+            dpop_jkt: dpop_key.thumbprint(),
             client_key,
             dpop_key,
             dpop_header,
@@ -221,39 +246,82 @@ impl Signer {
         format!("{}-{}", self.jti_prefix, self.counter)
     }
 
-    fn credential(&mut self, now: i64) -> Result<Credential> {
-        let assertion_claims = json!({
+    fn assertion(&mut self, now: i64) -> Result<String> {
+        let claims = json!({
             "iss": self.client_id, "sub": self.client_id, "aud": self.issuer,
             "iat": now, "exp": now + 300, "jti": self.next_jti(),
         });
-        let assertion = self
-            .client_key
-            .sign_jwt(None, None, true, &assertion_claims)
-            .map_err(|e| anyhow!("signing an assertion: {e}"))?;
-        let proof_claims = json!({
+        self.client_key
+            .sign_jwt(None, None, true, &claims)
+            .map_err(|e| anyhow!("signing an assertion: {e}"))
+    }
+
+    fn token_proof(&mut self, now: i64) -> Result<HeaderValue> {
+        let claims = json!({
             "jti": self.next_jti(), "htm": "POST", "htu": self.token_url, "iat": now,
         });
         let proof = self
             .dpop_key
-            .sign_jwt(
-                Some("dpop+jwt"),
-                Some(&self.dpop_header),
-                false,
-                &proof_claims,
-            )
+            .sign_jwt(Some("dpop+jwt"), Some(&self.dpop_header), false, &claims)
             .map_err(|e| anyhow!("signing a DPoP proof: {e}"))?;
-        // A JWS is base64url and dots: nothing to escape in a form value.
+        HeaderValue::from_str(&proof).context("DPoP proof as a header value")
+    }
+
+    /// A pushed authorization request as a FAPI 2.0 client sends it; returns it with the PKCE
+    /// verifier. A JWS, a base64url value and the pre-encoded constants need no form escaping.
+    fn par_body(&mut self, now: i64) -> Result<(Bytes, String)> {
+        let verifier = clavex_jose::random_token(32);
+        let challenge = clavex_jose::b64url_encode(&clavex_jose::sha256(verifier.as_bytes()));
+        let assertion = self.assertion(now)?;
+        let state = clavex_jose::random_token(12);
         let body = format!(
-            "grant_type=client_credentials&client_assertion_type={ASSERTION_TYPE_ENCODED}&client_assertion={assertion}"
+            "client_id={}&client_assertion_type={ASSERTION_TYPE_ENCODED}&client_assertion={assertion}\
+             &response_type=code&redirect_uri={REDIRECT_URI_ENCODED}&scope=openid\
+             &state={state}&nonce={state}&code_challenge={challenge}&code_challenge_method=S256\
+             &dpop_jkt={}",
+            self.client_id, self.dpop_jkt
         );
-        Ok(Credential {
-            body: Bytes::from(body),
-            dpop: HeaderValue::from_str(&proof).context("DPoP proof as a header value")?,
+        Ok((Bytes::from(body), verifier))
+    }
+
+    fn work(&mut self, scenario: Scenario, now: i64) -> Result<Work> {
+        Ok(match scenario {
+            Scenario::Token => {
+                let assertion = self.assertion(now)?;
+                let body = format!(
+                    "grant_type=client_credentials&client_assertion_type={ASSERTION_TYPE_ENCODED}&client_assertion={assertion}"
+                );
+                Work::Token {
+                    body: Bytes::from(body),
+                    dpop: self.token_proof(now)?,
+                }
+            }
+            Scenario::Par => Work::Par {
+                body: self.par_body(now)?.0,
+            },
+            Scenario::Flow => {
+                let (par_body, verifier) = self.par_body(now)?;
+                let assertion = self.assertion(now)?;
+                let token_body = format!(
+                    "grant_type=authorization_code&redirect_uri={REDIRECT_URI_ENCODED}&code_verifier={verifier}\
+                     &client_assertion_type={ASSERTION_TYPE_ENCODED}&client_assertion={assertion}&code="
+                );
+                Work::Flow {
+                    par_body,
+                    token_body,
+                    dpop: self.token_proof(now)?,
+                }
+            }
         })
     }
 
-    /// Signs up to `count` credentials, stopping early after `max_secs`.
-    fn batch(&mut self, count: usize, max_secs: f64) -> Result<(VecDeque<Credential>, f64)> {
+    /// Signs up to `count` units, stopping early after `max_secs`.
+    fn batch(
+        &mut self,
+        scenario: Scenario,
+        count: usize,
+        max_secs: f64,
+    ) -> Result<(VecDeque<Work>, f64)> {
         let started = Instant::now();
         let mut out = VecDeque::with_capacity(count);
         let mut now = unix_now();
@@ -264,7 +332,7 @@ impl Signer {
                     break;
                 }
             }
-            out.push_back(self.credential(now)?);
+            out.push_back(self.work(scenario, now)?);
         }
         Ok((out, started.elapsed().as_secs_f64()))
     }
@@ -305,6 +373,8 @@ struct Stats {
     io_errors: Cell<u64>,
     shown: Cell<usize>,
     histogram: RefCell<Histogram<u64>>,
+    /// Flow scenario: latency of each step ([`FLOW_STEPS`]) of the successful steps.
+    steps: RefCell<Vec<Histogram<u64>>>,
 }
 
 impl Stats {
@@ -316,6 +386,11 @@ impl Stats {
             shown: Cell::new(0),
             // 1 µs to 60 s, 3 significant digits.
             histogram: RefCell::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
+            steps: RefCell::new(
+                (0..FLOW_STEPS.len())
+                    .map(|_| Histogram::new_with_bounds(1, 60_000_000, 3))
+                    .collect::<Result<_, _>>()?,
+            ),
         })
     }
 
@@ -328,15 +403,25 @@ impl Stats {
     }
 
     fn record(&self, latency: Duration) {
-        let us = u64::try_from(latency.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let _ = self.histogram.borrow_mut().record(us.min(60_000_000));
+        let _ = self.histogram.borrow_mut().record(micros(latency));
+    }
+
+    fn record_step(&self, step: usize, latency: Duration) {
+        if let Some(h) = self.steps.borrow_mut().get_mut(step) {
+            let _ = h.record(micros(latency));
+        }
     }
 
     fn total(&self) -> u64 {
         self.ok.get() + self.failed.get()
     }
+}
+
+/// A latency in whole microseconds, clamped to the histograms' range.
+fn micros(latency: Duration) -> u64 {
+    u64::try_from(latency.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, 60_000_000)
 }
 
 async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>> {
@@ -356,23 +441,35 @@ async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>> {
 struct Shared {
     authority: String,
     host: HeaderValue,
-    path: Uri,
-    pool: RefCell<VecDeque<Credential>>,
+    token_path: Uri,
+    par_path: Uri,
+    /// `{authorize_path}?client_id={client_id}&request_uri=`.
+    authorize_prefix: String,
+    /// `Cookie` header of the signed-in session (flow scenario).
+    cookie: Option<HeaderValue>,
+    pool: RefCell<VecDeque<Work>>,
     exhausted: Cell<bool>,
     deadline: Instant,
     stats: Rc<Stats>,
 }
 
-/// One connection: sends requests back to back until the deadline or until credentials run out.
-async fn drive(
-    shared: Rc<Shared>,
-    mut sender: Option<SendRequest<Full<Bytes>>>,
-) -> Option<SendRequest<Full<Bytes>>> {
+/// Why a unit of work failed.
+enum Failure {
+    /// The server answered, but not with success; the connection can be reused.
+    Answer(String),
+    /// The connection broke; it is dropped and the next unit reconnects.
+    Transport(String),
+}
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// One connection: runs units back to back until the deadline or until the pool runs out.
+async fn drive(shared: Rc<Shared>, mut sender: Option<Sender>) -> Option<Sender> {
     loop {
         if Instant::now() >= shared.deadline {
             return sender;
         }
-        let Some(credential) = shared.pool.borrow_mut().pop_front() else {
+        let Some(work) = shared.pool.borrow_mut().pop_front() else {
             shared.exhausted.set(true);
             return sender;
         };
@@ -388,78 +485,241 @@ async fn drive(
                 }
             },
         };
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(shared.path.clone())
-            .header(HOST, shared.host.clone())
-            .header(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            )
-            .header("dpop", credential.dpop)
-            .body(Full::new(credential.body));
-        let request = match request {
-            Ok(r) => r,
-            Err(e) => {
-                shared.stats.fail(&format!("building the request: {e}"));
-                sender = Some(conn);
-                continue;
-            }
-        };
-        if conn.ready().await.is_err() {
-            // Closed by the server between requests: reconnect and retry with the next credential.
-            shared.stats.io_errors.set(shared.stats.io_errors.get() + 1);
-            shared.stats.fail("connection closed by the server");
-            continue;
-        }
         let started = Instant::now();
-        let result = async {
-            let response = conn.send_request(request).await?;
-            let status = response.status();
-            let body = response.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((status, body))
-        }
-        .await;
+        let outcome = match work {
+            Work::Token { body, dpop } => {
+                let request = form_post(&shared, shared.token_path.clone(), body, Some(dpop));
+                expect(&mut conn, request, StatusCode::OK, TOKEN_MARKER)
+                    .await
+                    .map(|_| ())
+            }
+            Work::Par { body } => {
+                let request = form_post(&shared, shared.par_path.clone(), body, None);
+                expect(&mut conn, request, StatusCode::CREATED, PAR_MARKER)
+                    .await
+                    .map(|_| ())
+            }
+            Work::Flow {
+                par_body,
+                token_body,
+                dpop,
+            } => flow(&shared, &mut conn, par_body, token_body, dpop).await,
+        };
         let latency = started.elapsed();
-        match result {
-            Ok((status, body)) => {
+        match outcome {
+            Ok(()) => {
                 shared.stats.record(latency);
-                if status == StatusCode::OK && contains(&body, SUCCESS_MARKER) {
-                    shared.stats.ok.set(shared.stats.ok.get() + 1);
-                } else {
-                    let text = String::from_utf8_lossy(&body);
-                    let shown: String = text.chars().take(400).collect();
-                    shared.stats.fail(&format!("HTTP {status}: {shown}"));
-                }
+                shared.stats.ok.set(shared.stats.ok.get() + 1);
                 sender = Some(conn);
             }
-            Err(e) => {
+            Err(Failure::Answer(what)) => {
+                shared.stats.record(latency);
+                shared.stats.fail(&what);
+                sender = Some(conn);
+            }
+            Err(Failure::Transport(what)) => {
                 shared.stats.io_errors.set(shared.stats.io_errors.get() + 1);
-                shared.stats.fail(&format!("transport error: {e}"));
-                // The connection is unusable: the next iteration reconnects.
+                shared.stats.fail(&what);
             }
         }
     }
+}
+
+/// PAR → authorize (the session cookie signs the user in; consent is remembered) → token.
+async fn flow(
+    shared: &Shared,
+    conn: &mut Sender,
+    par_body: Bytes,
+    mut token_body: String,
+    dpop: HeaderValue,
+) -> Result<(), Failure> {
+    let step = Instant::now();
+    let request = form_post(shared, shared.par_path.clone(), par_body, None);
+    let (_, body) = expect(conn, request, StatusCode::CREATED, PAR_MARKER).await?;
+    shared.stats.record_step(0, step.elapsed());
+    let request_uri = json_string_field(&body, "request_uri")
+        .ok_or_else(|| Failure::Answer("PAR answer without request_uri".to_owned()))?;
+
+    let step = Instant::now();
+    let uri = format!(
+        "{}{}",
+        shared.authorize_prefix,
+        signin::encode(&request_uri)
+    );
+    let mut request = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(HOST, shared.host.clone());
+    if let Some(cookie) = &shared.cookie {
+        request = request.header(COOKIE, cookie.clone());
+    }
+    let request = request
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| Failure::Answer(format!("building the authorize request: {e}")))?;
+    let (headers, body) = exchange(conn, request, StatusCode::SEE_OTHER).await?;
+    let code = headers
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| query_param(l, "code"))
+        .ok_or_else(|| {
+            let location = headers.get(LOCATION).and_then(|l| l.to_str().ok());
+            Failure::Answer(format!(
+                "authorization response without a code: Location {location:?}, body {}",
+                String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ))
+        })?;
+    shared.stats.record_step(1, step.elapsed());
+
+    let step = Instant::now();
+    token_body.push_str(code);
+    let request = form_post(
+        shared,
+        shared.token_path.clone(),
+        Bytes::from(token_body),
+        Some(dpop),
+    );
+    expect(conn, request, StatusCode::OK, TOKEN_MARKER).await?;
+    shared.stats.record_step(2, step.elapsed());
+    Ok(())
+}
+
+fn form_post(
+    shared: &Shared,
+    path: Uri,
+    body: Bytes,
+    dpop: Option<HeaderValue>,
+) -> Result<Request<Full<Bytes>>, Failure> {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(HOST, shared.host.clone())
+        .header(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+    if let Some(proof) = dpop {
+        request = request.header("dpop", proof);
+    }
+    request
+        .body(Full::new(body))
+        .map_err(|e| Failure::Answer(format!("building the request: {e}")))
+}
+
+/// Sends `request` and checks the status and that the body contains `marker`.
+async fn expect(
+    conn: &mut Sender,
+    request: Result<Request<Full<Bytes>>, Failure>,
+    status: StatusCode,
+    marker: &[u8],
+) -> Result<(HeaderMap, Bytes), Failure> {
+    let (headers, body) = exchange(conn, request?, status).await?;
+    if contains(&body, marker) {
+        Ok((headers, body))
+    } else {
+        Err(Failure::Answer(format!(
+            "HTTP {status} without {}: {}",
+            String::from_utf8_lossy(marker),
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(400)
+                .collect::<String>()
+        )))
+    }
+}
+
+/// Sends `request` on `conn` and reads the whole answer, which must have `status`.
+async fn exchange(
+    conn: &mut Sender,
+    request: Request<Full<Bytes>>,
+    status: StatusCode,
+) -> Result<(HeaderMap, Bytes), Failure> {
+    if conn.ready().await.is_err() {
+        return Err(Failure::Transport(
+            "connection closed by the server".to_owned(),
+        ));
+    }
+    let response = conn
+        .send_request(request)
+        .await
+        .map_err(|e| Failure::Transport(format!("transport error: {e}")))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| Failure::Transport(format!("transport error: {e}")))?
+        .to_bytes();
+    if parts.status != status {
+        return Err(Failure::Answer(format!(
+            "HTTP {} (expected {status}): {}",
+            parts.status,
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(400)
+                .collect::<String>()
+        )));
+    }
+    Ok((parts.headers, body))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The string value of a top-level `"name":"…"` in a JSON answer, without escapes (the values read
+/// here are URNs and base64url).
+fn json_string_field(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find(&format!("\"{name}\":\""))? + name.len() + 4;
+    let rest = &text[start..];
+    let value = &rest[..rest.find('"')?];
+    (!value.contains('\\')).then(|| value.to_owned())
+}
+
+/// The value of query parameter `name` in `url`, when it needs no decoding (codes are base64url).
+fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    let query = url.split_once('?')?.1.split('#').next()?;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name
+            && !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)))
+        .then_some(v)
+    })
+}
+
+/// What every connection of a phase shares besides the pool.
+struct Session {
+    client_id: String,
+    /// `Cookie` header of the signed-in browser session (flow scenario).
+    cookie: Option<HeaderValue>,
+}
+
 /// Runs one phase on `pool` with `senders`; returns the senders (for keep-alive reuse), the phase's
 /// wall-clock time from start to last response, and whether the pool ran out.
 async fn phase(
     target: &Target,
-    senders: Vec<Option<SendRequest<Full<Bytes>>>>,
-    pool: VecDeque<Credential>,
+    session: &Session,
+    senders: Vec<Option<Sender>>,
+    pool: VecDeque<Work>,
     length: f64,
     stats: &Rc<Stats>,
-) -> Result<(Vec<Option<SendRequest<Full<Bytes>>>>, f64, bool)> {
+) -> Result<(Vec<Option<Sender>>, f64, bool)> {
     let started = Instant::now();
     let shared = Rc::new(Shared {
         authority: target.authority.clone(),
         host: HeaderValue::from_str(&target.authority)?,
-        path: target.token_path.parse()?,
+        token_path: target.token_path.parse()?,
+        par_path: target.par_path.parse()?,
+        authorize_prefix: format!(
+            "{}?client_id={}&request_uri=",
+            target.authorize_path,
+            signin::encode(&session.client_id)
+        ),
+        cookie: session.cookie.clone(),
         pool: RefCell::new(pool),
         exhausted: Cell::new(false),
         deadline: started + Duration::from_secs_f64(length),
@@ -480,36 +740,62 @@ async fn phase(
     ))
 }
 
-async fn register_client(
+/// Registers the client and, for the flow scenario, signs a user in once and approves the consent
+/// page, so that every timed flow finds a session and remembered consent.
+async fn prepare(
+    args: &LoadgenArgs,
     target: &Target,
-    org: &str,
     admin_token: &str,
-    jwks: Value,
-) -> Result<String> {
-    let http = reqwest::Client::new();
-    let url = format!("{}/api/v1/organizations/{org}/clients", target.base);
-    let response = http
-        .post(&url)
-        .bearer_auth(admin_token)
-        .json(&json!({
-            "client_name": "loadgen",
-            "grant_types": ["client_credentials"],
-            "token_endpoint_auth_method": "private_key_jwt",
-            "jwks": jwks,
-        }))
+    signer: &mut Signer,
+) -> Result<Session> {
+    signer.client_id = signin::register_client(
+        &target.base,
+        &args.org,
+        admin_token,
+        signer.jwks(),
+        REDIRECT_URI,
+    )
+    .await?;
+    eprintln!("loadgen: registered client {}", signer.client_id);
+    let mut session = Session {
+        client_id: signer.client_id.clone(),
+        cookie: None,
+    };
+    if args.scenario != Scenario::Flow {
+        return Ok(session);
+    }
+    let (username, password) = signin::create_user(&target.base, &args.org, admin_token).await?;
+    let (par_body, _verifier) = signer.par_body(unix_now())?;
+    let par = reqwest::Client::new()
+        .post(format!("{}/par", target.issuer))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(par_body.to_vec())
         .send()
         .await
-        .with_context(|| format!("POST {url}"))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    if status.as_u16() != 201 {
-        bail!("client registration answered {status}: {text}");
-    }
-    let body: Value = serde_json::from_str(&text).context("client registration answer")?;
-    body["client_id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("client registration answer has no client_id: {text}"))
+        .context("set-up PAR")?;
+    let status = par.status();
+    let text = par.text().await.unwrap_or_default();
+    let request_uri = json_string_field(text.as_bytes(), "request_uri")
+        .ok_or_else(|| anyhow!("set-up PAR answered {status}: {text}"))?;
+    let mut browser = signin::Browser::new()?;
+    let authorize_url = format!(
+        "{}/authorize?client_id={}&request_uri={}",
+        target.issuer,
+        signin::encode(&signer.client_id),
+        signin::encode(&request_uri)
+    );
+    signin::sign_in_and_consent(
+        &mut browser,
+        &target.base,
+        &authorize_url,
+        REDIRECT_URI,
+        &username,
+        &password,
+    )
+    .await?;
+    eprintln!("loadgen: signed in as {username} and approved the consent page once");
+    session.cookie = Some(HeaderValue::from_str(&browser.cookie_header())?);
+    Ok(session)
 }
 
 fn ms(us: u64) -> f64 {
@@ -531,8 +817,7 @@ async fn run(
         calibration,
         1e6 / calibration
     );
-    signer.client_id = register_client(target, &args.org, admin_token, signer.jwks()).await?;
-    eprintln!("loadgen: registered client {}", signer.client_id);
+    let session = prepare(args, target, admin_token, &mut signer).await?;
 
     let mut senders = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
@@ -543,14 +828,15 @@ async fn run(
     let mut rate = args.rate_hint.max(100.0);
     if args.warmup > 0.0 {
         let count = ((rate * args.warmup * 1.3) as usize).max(args.connections * 50);
-        let (pool, secs) = signer.batch(count, MAX_SIGNING_SECS)?;
+        let (pool, secs) = signer.batch(args.scenario, count, MAX_SIGNING_SECS)?;
         let signed = pool.len();
         eprintln!(
             "loadgen: signed {signed} warm-up credentials in {secs:.1} s ({:.0}/s)",
             signed as f64 / secs.max(1e-9)
         );
         let stats = Rc::new(Stats::new()?);
-        let (back, elapsed, _) = phase(target, senders, pool, args.warmup, &stats).await?;
+        let (back, elapsed, _) =
+            phase(target, &session, senders, pool, args.warmup, &stats).await?;
         senders = back;
         rate = (stats.total() as f64 / elapsed.max(1e-9)).max(100.0);
         eprintln!(
@@ -579,7 +865,7 @@ async fn run(
         if let Some(sr) = signing_rate {
             count = count.min((sr * MAX_SIGNING_SECS) as usize);
         }
-        let (pool, secs) = signer.batch(count, MAX_SIGNING_SECS)?;
+        let (pool, secs) = signer.batch(args.scenario, count, MAX_SIGNING_SECS)?;
         let signed = pool.len();
         signing_rate = Some(signed as f64 / secs.max(1e-9));
         eprintln!(
@@ -597,7 +883,8 @@ async fn run(
         let self_before = serve::cpu_seconds(None);
         let procs_before = serve::all_processes();
         let cores_before = serve::core_times();
-        let (back, elapsed, exhausted) = phase(target, senders, pool, window, &stats).await?;
+        let (back, elapsed, exhausted) =
+            phase(target, &session, senders, pool, window, &stats).await?;
         let cores_after = serve::core_times();
         for (pid, (comm, after)) in serve::all_processes() {
             if Some(pid) == server_pid || pid == std::process::id() {
@@ -647,16 +934,28 @@ async fn run(
     let total = stats.total();
     let rps = total as f64 / timed.max(1e-9);
     let ok_rps = ok as f64 / timed.max(1e-9);
+    let (unit, units, what) = match args.scenario {
+        Scenario::Token => ("req", "requests", format!("POST {}", target.token_url)),
+        Scenario::Par => ("req", "requests", format!("POST {}/par", target.issuer)),
+        Scenario::Flow => (
+            "flow",
+            "flows",
+            format!(
+                "PAR → authorize (session, remembered consent) → token at {}",
+                target.issuer
+            ),
+        ),
+    };
     println!();
     println!(
-        "loadgen: {} connections, {timed:.2} s timed in {windows} window(s), after {:.1} s warm-up, against {}",
-        args.connections, args.warmup, target.token_url
+        "loadgen: {} connections, {timed:.2} s timed in {windows} window(s), after {:.1} s warm-up, {what}",
+        args.connections, args.warmup
     );
     println!(
-        "  requests     {total} ({ok} ok, {failed} failed, {} transport errors)",
+        "  {units:<12} {total} ({ok} ok, {failed} failed, {} transport errors)",
         stats.io_errors.get()
     );
-    println!("  throughput   {rps:.0} req/s ({ok_rps:.0} ok/s)");
+    println!("  throughput   {rps:.0} {unit}/s ({ok_rps:.0} ok/s)");
     println!(
         "  latency      p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   p99.9 {:.2} ms   max {:.2} ms   mean {:.2} ms",
         ms(hist.value_at_quantile(0.50)),
@@ -666,6 +965,26 @@ async fn run(
         ms(hist.max()),
         hist.mean() / 1000.0
     );
+    let steps: Vec<Value> = if args.scenario == Scenario::Flow {
+        stats
+            .steps
+            .borrow()
+            .iter()
+            .zip(FLOW_STEPS)
+            .map(|(h, name)| {
+                println!(
+                    "    {name:<10} p50 {:.2} ms   p99 {:.2} ms   mean {:.2} ms",
+                    ms(h.value_at_quantile(0.50)),
+                    ms(h.value_at_quantile(0.99)),
+                    h.mean() / 1000.0
+                );
+                json!({"step": name, "p50_ms": ms(h.value_at_quantile(0.50)),
+                       "p99_ms": ms(h.value_at_quantile(0.99)), "mean_ms": h.mean() / 1000.0})
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     if server_pid.is_some() {
         println!(
             "  server CPU   {:.0}% of one core over the timed phase",
@@ -734,7 +1053,7 @@ async fn run(
     );
     if server_pid.is_some() && total > 0 {
         println!(
-            "  server I/O   {:.1} KiB written to storage per request",
+            "  server I/O   {:.1} KiB written to storage per {unit}",
             server_written as f64 / 1024.0 / total as f64
         );
     }
@@ -759,7 +1078,10 @@ async fn run(
         "es256_verify_per_sec": calibration,
         "postgres_cpu_share": postgres,
         "other_load_cores": other_load,
-        "server_storage_bytes_per_request": server_pid.map(|_| server_written as f64 / total.max(1) as f64),
+        "scenario": format!("{:?}", args.scenario).to_lowercase(),
+        "unit": unit,
+        "flow_steps": steps,
+        "server_storage_bytes_per_unit": server_pid.map(|_| server_written as f64 / total.max(1) as f64),
         "other_processes_cpu_share": others.iter().filter(|(c, _)| c != "postgres").map(|(c, s)| json!({"comm": c, "share": s})).collect::<Vec<_>>(),
         "cpu_busy_share": busy,
         "base": target.base,

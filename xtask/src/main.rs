@@ -2,7 +2,8 @@
 //! `.cargo/config.toml`: `run --release --package xtask --`).
 //!
 //! - `loadgen`: a closed-loop HTTP/1.1 load generator for the token endpoint
-//!   (`client_credentials` + `private_key_jwt` + DPoP), optionally starting the server itself.
+//!   (`client_credentials` + `private_key_jwt` + DPoP), the PAR endpoint, or the whole code flow
+//!   (PAR → authorize with a session → token), optionally starting the server itself.
 //! - `perf-summary`: buckets a server profile taken by `loadgen --perf`.
 //!
 //! See `docs/benchmarks.md`.
@@ -10,6 +11,7 @@
 mod loadgen;
 mod perf_summary;
 mod serve;
+mod signin;
 
 use std::path::PathBuf;
 
@@ -25,7 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Drive the token endpoint with N keep-alive connections and report throughput and latency.
+    /// Drive the token endpoint, the PAR endpoint or the whole code flow with N keep-alive
+    /// connections and report throughput and latency.
     Loadgen(Box<LoadgenArgs>),
     /// Bucket a server profile written by `loadgen --perf` (recorded with
     /// `--perf-call-graph dwarf,16384`) into crypto, SQLite, sqlx, HTTP, ... shares.
@@ -41,8 +44,23 @@ pub enum StoreKind {
     Postgres,
 }
 
+/// What one unit of load is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// `POST /token`, `client_credentials`, `private_key_jwt` + DPoP proof.
+    Token,
+    /// `POST /par`, `private_key_jwt`, PKCE S256 and `dpop_jkt`.
+    Par,
+    /// PAR → `GET /authorize` with a signed-in session and remembered consent → `POST /token`
+    /// (`authorization_code`, `private_key_jwt` + DPoP proof, access and ID token).
+    Flow,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct LoadgenArgs {
+    /// What to drive: one request per unit (token, par) or three (flow).
+    #[arg(long, value_enum, default_value_t = Scenario::Token)]
+    pub scenario: Scenario,
     /// Public base URL of the server (the issuer is `{base}/{org}`). Default:
     /// http://127.0.0.1:18080, or with --serve a free port on 127.0.0.1 (the started server listens
     /// on the host:port of the base URL, which must be free).
