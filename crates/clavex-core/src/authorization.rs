@@ -421,10 +421,8 @@ impl Engine {
             .map(|p| p.jkt.clone())
             .or_else(|| dpop_jkt_param.map(str::to_owned));
 
-        if let Some(proof) = &proof {
-            self.record_proof_use(&org, proof).await?;
-        }
-        self.record_assertion_use(&org, &authenticated).await?;
+        self.record_request_uses(&org, proof.as_ref(), &authenticated)
+            .await?;
 
         let pushed = PushedRequest {
             client_id: metadata.client_id.clone(),

@@ -125,8 +125,8 @@ impl Engine {
         self.ensure_grant_user_exists(org, &grant_id, &grant)
             .await?;
 
-        self.record_proof_use(org, &proof).await?;
-        self.record_assertion_use(org, &authenticated).await?;
+        self.record_request_uses(org, Some(&proof), &authenticated)
+            .await?;
         match self
             .store
             .consume_artifact(ArtifactKind::AuthorizationCode, &code_hash, now)
@@ -270,8 +270,8 @@ impl Engine {
                 narrowed
             }
         };
-        self.record_proof_use(org, &proof).await?;
-        self.record_assertion_use(org, &authenticated).await?;
+        self.record_request_uses(org, Some(&proof), &authenticated)
+            .await?;
         self.issue_user_tokens(
             org,
             &authenticated,

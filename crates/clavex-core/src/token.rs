@@ -76,9 +76,8 @@ impl Engine {
             &org.settings,
         )?;
 
-        // The proof first: a request refused for a replayed proof keeps its assertion usable.
-        self.record_proof_use(org, &proof).await?;
-        self.record_assertion_use(org, &authenticated).await?;
+        self.record_request_uses(org, Some(&proof), &authenticated)
+            .await?;
 
         let scope = if scopes.is_empty() {
             None

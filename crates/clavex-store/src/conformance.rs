@@ -24,8 +24,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{
     AdminTokenRecord, ArtifactKind, ArtifactRecord, ClientRecord, ConsentRecord, Consumed,
-    FlowStore, GrantRecord, KeyStatus, OrganizationRecord, SigningKeyRecord, Store, StoreError,
-    StoreResult, UnixSeconds, UserRecord,
+    FlowStore, GrantRecord, KeyStatus, OrganizationRecord, ReplayEntry, SigningKeyRecord, Store,
+    StoreError, StoreResult, UnixSeconds, UserRecord,
 };
 
 /// The "current time" of the suite: fixed, so that runs never depend on the clock.
@@ -218,6 +218,7 @@ pub async fn check_all(store: &dyn Store) -> CheckResult {
     check_signing_keys(store).await?;
     check_delete_organization_cascades(store).await?;
     check_record_once(store).await?;
+    check_record_once_many(store).await?;
     check_purge_expired_replays(store).await?;
     check_record_once_concurrent(store).await?;
     Ok(())
@@ -1152,6 +1153,90 @@ pub async fn check_record_once(store: &dyn Store) -> CheckResult {
             "replay before new expiry",
         )?,
         "the replacement carries the new expiry",
+    )?;
+    Ok(())
+}
+
+pub async fn check_record_once_many(store: &dyn Store) -> CheckResult {
+    let ns = format!("conf-many-{}", unique_suffix());
+    let other_ns = format!("{ns}-other");
+    let records =
+        |list: &[(&str, &'static str, UnixSeconds)]| -> Vec<(String, String, UnixSeconds)> {
+            list.iter()
+                .map(|(n, i, e)| ((*n).to_owned(), (*i).to_owned(), *e))
+                .collect()
+        };
+    async fn many(
+        store: &dyn Store,
+        list: &[(String, String, UnixSeconds)],
+        now: UnixSeconds,
+    ) -> StoreResult<Vec<bool>> {
+        let entries: Vec<ReplayEntry<'_>> = list
+            .iter()
+            .map(|(namespace, id, expires_at)| ReplayEntry {
+                namespace,
+                id,
+                expires_at: *expires_at,
+            })
+            .collect();
+        store.record_once_many(&entries, now).await
+    }
+
+    ensure(
+        ok(many(store, &[], NOW).await, "empty")?.is_empty(),
+        "no records, no answers",
+    )?;
+    let first = records(&[(&ns, "a", NOW + 60), (&other_ns, "a", NOW + 60)]);
+    ensure(
+        ok(many(store, &first, NOW).await, "first")? == vec![true, true],
+        "two new records in two namespaces are both new",
+    )?;
+    ensure(
+        !ok(
+            store.record_once(&ns, "a", NOW + 60, NOW + 1).await,
+            "single replay",
+        )?,
+        "a record written by record_once_many is seen by record_once",
+    )?;
+    // A replay next to a new record: each is decided on its own, in order.
+    let mixed = records(&[(&ns, "b", NOW + 60), (&other_ns, "a", NOW + 60)]);
+    ensure(
+        ok(many(store, &mixed, NOW + 1).await, "mixed")? == vec![true, false],
+        "the new record is new and the replayed one is refused",
+    )?;
+    // The same key twice in one call: new once.
+    let twice = records(&[(&ns, "c", NOW + 60), (&ns, "c", NOW + 60)]);
+    ensure(
+        ok(many(store, &twice, NOW + 1).await, "twice")? == vec![true, false],
+        "a key given twice is new at most once",
+    )?;
+    // An expired record is replaced, as with record_once.
+    let later = records(&[(&ns, "a", NOW + 300), (&ns, "d", NOW + 300)]);
+    ensure(
+        ok(many(store, &later, NOW + 61).await, "after expiry")? == vec![true, true],
+        "an expired record is replaced",
+    )?;
+    ensure(
+        ok(many(store, &later, NOW + 62).await, "replay of both")? == vec![false, false],
+        "the replacements are single-use too",
+    )?;
+    // Racing calls with the same keys in opposite orders: each key is new exactly once.
+    let forward = records(&[(&ns, "r1", NOW + 60), (&ns, "r2", NOW + 60)]);
+    let backward = records(&[(&ns, "r2", NOW + 60), (&ns, "r1", NOW + 60)]);
+    let mut answers = join_all(vec![
+        many(store, &forward, NOW),
+        many(store, &backward, NOW),
+    ])
+    .await
+    .into_iter();
+    let one = ok(answers.next().unwrap_or(Ok(Vec::new())), "race one")?;
+    let two = ok(answers.next().unwrap_or(Ok(Vec::new())), "race two")?;
+    let wins = |a: Option<&bool>, b: Option<&bool>| {
+        u8::from(a == Some(&true)) + u8::from(b == Some(&true))
+    };
+    ensure(
+        wins(one.first(), two.get(1)) == 1 && wins(one.get(1), two.first()) == 1,
+        "racing calls record each key exactly once",
     )?;
     Ok(())
 }

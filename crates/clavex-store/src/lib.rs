@@ -37,6 +37,14 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// One single-use record for [`Store::record_once_many`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayEntry<'a> {
+    pub namespace: &'a str,
+    pub id: &'a str,
+    pub expires_at: UnixSeconds,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationRecord {
     /// URL-safe slug, also the last path segment of the issuer (`{public_url}/{id}`).
@@ -201,6 +209,16 @@ pub trait Store: FlowStore + Send + Sync + 'static {
         expires_at: UnixSeconds,
         now: UnixSeconds,
     ) -> StoreResult<bool>;
+    /// Several [`record_once`](Store::record_once) in one call (the token endpoint's client
+    /// assertion and DPoP proof): answers, in order, whether each record was new. Each record is
+    /// decided on its own, with the same atomicity as `record_once`; a key given twice is new at
+    /// most once. SQLite writes them in one group-commit batch, PostgreSQL in one statement (one
+    /// commit instead of one per record).
+    async fn record_once_many(
+        &self,
+        records: &[ReplayEntry<'_>],
+        now: UnixSeconds,
+    ) -> StoreResult<Vec<bool>>;
     /// Deletes replay records that expired before `now`; returns how many.
     async fn purge_expired_replays(&self, now: UnixSeconds) -> StoreResult<u64>;
 }

@@ -114,6 +114,66 @@ impl PgStore {
             .map_err(repo::db_err)?;
         Ok(done.rows_affected() == 1)
     }
+
+    /// All records in one multi-row statement (one commit). PostgreSQL refuses a multi-row
+    /// `ON CONFLICT DO UPDATE` that touches one row twice, so a repeated key is answered as a
+    /// replay without being sent; and rows are sent in key order, so that two nodes recording
+    /// overlapping sets lock the rows in the same order and cannot deadlock.
+    async fn record_many_atomic(
+        &self,
+        records: &[crate::ReplayEntry<'_>],
+        now: i64,
+    ) -> StoreResult<Vec<bool>> {
+        let mut first_of_key: std::collections::BTreeMap<(&str, &str), usize> =
+            std::collections::BTreeMap::new();
+        for (index, record) in records.iter().enumerate() {
+            first_of_key
+                .entry((record.namespace, record.id))
+                .or_insert(index);
+        }
+        if first_of_key.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = String::from("INSERT INTO replay (namespace, id, expires_at) VALUES ");
+        for position in 0..first_of_key.len() {
+            let base = position * 3;
+            if position > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${})", base + 1, base + 2, base + 3));
+        }
+        sql.push_str(&format!(
+            " ON CONFLICT (namespace, id) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE replay.expires_at <= ${} RETURNING namespace, id",
+            first_of_key.len() * 3 + 1
+        ));
+        let mut query =
+            sqlx::query_as::<sqlx::Postgres, (String, String)>(sqlx::AssertSqlSafe(sql));
+        for record in first_of_key
+            .values()
+            .filter_map(|&index| records.get(index))
+        {
+            query = query
+                .bind(record.namespace)
+                .bind(record.id)
+                .bind(record.expires_at);
+        }
+        let written: std::collections::HashSet<(String, String)> = query
+            .bind(now)
+            .fetch_all(&self.writer)
+            .await
+            .map_err(repo::db_err)?
+            .into_iter()
+            .collect();
+        Ok(records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| {
+                first_of_key.get(&(record.namespace, record.id)) == Some(&index)
+                    && written.contains(&(record.namespace.to_owned(), record.id.to_owned()))
+            })
+            .collect())
+    }
 }
 
 impl_store!(PgStore, sqlx::Postgres);

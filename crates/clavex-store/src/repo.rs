@@ -789,6 +789,14 @@ macro_rules! impl_store {
                     .await
             }
 
+            async fn record_once_many(
+                &self,
+                records: &[$crate::ReplayEntry<'_>],
+                now: $crate::UnixSeconds,
+            ) -> $crate::StoreResult<Vec<bool>> {
+                self.record_many_atomic(records, now).await
+            }
+
             async fn purge_expired_replays(
                 &self,
                 now: $crate::UnixSeconds,

@@ -155,6 +155,38 @@ impl SqliteStore {
         expires_at: i64,
         now: i64,
     ) -> StoreResult<bool> {
+        let answer = self.queue_replay(namespace, id, expires_at, now).await?;
+        answer.await.map_err(|_| replay_writer_stopped())?
+    }
+
+    /// Queues every record before waiting for any answer, so that they land in the same batch
+    /// (the batcher takes everything already queued): one statement, one commit.
+    async fn record_many_atomic(
+        &self,
+        records: &[crate::ReplayEntry<'_>],
+        now: i64,
+    ) -> StoreResult<Vec<bool>> {
+        let mut answers = Vec::with_capacity(records.len());
+        for record in records {
+            answers.push(
+                self.queue_replay(record.namespace, record.id, record.expires_at, now)
+                    .await?,
+            );
+        }
+        let mut fresh = Vec::with_capacity(answers.len());
+        for answer in answers {
+            fresh.push(answer.await.map_err(|_| replay_writer_stopped())??);
+        }
+        Ok(fresh)
+    }
+
+    async fn queue_replay(
+        &self,
+        namespace: &str,
+        id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<tokio::sync::oneshot::Receiver<StoreResult<bool>>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = ReplayJob {
             namespace: namespace.to_owned(),
@@ -167,11 +199,13 @@ impl SqliteStore {
             .jobs
             .send(job)
             .await
-            .map_err(|_| StoreError::Backend("the SQLite replay writer has stopped".to_owned()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Backend("the SQLite replay writer has stopped".to_owned()))?
+            .map_err(|_| replay_writer_stopped())?;
+        Ok(answer)
     }
+}
+
+fn replay_writer_stopped() -> StoreError {
+    StoreError::Backend("the SQLite replay writer has stopped".to_owned())
 }
 
 impl SqliteStore {

@@ -1044,7 +1044,7 @@ async fn jwks_uri_with_invalid_json_or_an_error_status_is_refused() {
 }
 
 #[tokio::test]
-async fn assertion_is_not_consumed_when_its_proof_is_a_replay() {
+async fn assertion_is_spent_even_when_its_proof_is_a_replay() {
     let (server, key, client_id, dpop) = setup().await;
     let used_proof = server.token_proof(&dpop);
     let first = key.assertion(&client_id, &server.issuer, server.now());
@@ -1065,10 +1065,17 @@ async fn assertion_is_not_consumed_when_its_proof_is_a_replay() {
             "invalid_dpop_proof",
             "DPoP proof jti has already been used",
         );
-    // ... and the assertion of that refused request is still usable.
+    // ... and both jtis are recorded in one store call, so that assertion is spent as well.
+    send(&server, &dpop, &assertion).await.assert_oauth_error(
+        401,
+        "invalid_client",
+        "jti has already been used",
+    );
+    // A fresh assertion with a fresh proof works.
+    let fresh = key.assertion(&client_id, &server.issuer, server.now());
     assert_ok(
-        &send(&server, &dpop, &assertion).await,
-        "retry with a fresh proof",
+        &send(&server, &dpop, &fresh).await,
+        "fresh assertion and proof",
     );
 }
 
