@@ -759,7 +759,7 @@ impl Engine {
         let forced = pushed.prompt.iter().any(|p| p == "consent");
         if covered && !forced {
             return self
-                .complete_authorization(org, client, request_uri, &session)
+                .complete_authorization(org, client, pushed, request_uri, &session)
                 .await;
         }
         if prompt_none {
@@ -957,7 +957,7 @@ impl Engine {
                 updated_at: now,
             })
             .await?;
-        self.complete_authorization(&org, &client, form.request_uri, &session)
+        self.complete_authorization(&org, &client, &pushed, form.request_uri, &session)
             .await
     }
 
@@ -979,24 +979,71 @@ impl Engine {
     }
 
     /// The point of authorization: uses up the `request_uri` (exactly once, on any node), records the
-    /// grant and issues the code.
+    /// grant and issues the code, in one transaction: either all three happen or none.
     async fn complete_authorization(
         &self,
         org: &OrgContext,
         client: &ResolvedClient,
+        pushed: &PushedRequest,
         request_uri: &str,
         session: &SessionPayload,
     ) -> Result<Interaction> {
         let now = self.now();
-        let record = match self
+        let grant_id = uuid::Uuid::now_v7().to_string();
+        // OIDC Core §3.1.2.1: `acr` is the class the authentication *satisfied*. Clavex signs users
+        // in with a password only and defines no class for it, so a requested `acr_values` is never
+        // echoed as if it had been performed.
+        let grant = GrantPayload {
+            user_id: session.user_id.clone(),
+            scope: pushed.scope.clone(),
+            auth_time: session.auth_time,
+            claims: pushed.claims.clone(),
+            acr: None,
+        };
+        let grant_record = GrantRecord {
+            grant_id: grant_id.clone(),
+            org_id: org.record.id.clone(),
+            client_id: client.metadata.client_id.clone(),
+            user_id: Some(session.user_id.clone()),
+            payload_json: serde_json::to_string(&grant)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+            created_at: now,
+            expires_at: now + GRANT_LIFETIME_SECS,
+            revoked_at: None,
+        };
+        let code = clavex_jose::random_token(32);
+        let code_payload = CodePayload {
+            redirect_uri: pushed.redirect_uri.clone(),
+            code_challenge: pushed.code_challenge.clone(),
+            dpop_jkt: pushed.dpop_jkt.clone(),
+            nonce: pushed.nonce.clone(),
+        };
+        let code_record = ArtifactRecord {
+            kind: ArtifactKind::AuthorizationCode,
+            id_hash: hash_secret(&code),
+            org_id: org.record.id.clone(),
+            client_id: Some(client.metadata.client_id.clone()),
+            grant_id: Some(grant_id),
+            payload_json: serde_json::to_string(&code_payload)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+            created_at: now,
+            expires_at: now + CODE_LIFETIME_SECS,
+            retain_until: now + CODE_LIFETIME_SECS + CODE_RETAIN_SECS,
+            used_at: None,
+        };
+        match self
             .store
-            .consume_artifact(ArtifactKind::PushedRequest, &hash_secret(request_uri), now)
+            .consume_artifact_and_issue(
+                ArtifactKind::PushedRequest,
+                &hash_secret(request_uri),
+                now,
+                &grant_record,
+                &code_record,
+            )
             .await?
         {
-            Consumed::Fresh(record) => record,
-            Consumed::AlreadyUsed(record) | Consumed::Expired(record) => {
-                let pushed: PushedRequest = serde_json::from_str(&record.payload_json)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+            Consumed::Fresh(_) => {}
+            Consumed::AlreadyUsed(_) | Consumed::Expired(_) => {
                 return Self::error_redirect(
                     org,
                     &pushed.redirect_uri,
@@ -1012,55 +1059,7 @@ impl Engine {
                     "This sign-in link is unknown or has expired.",
                 ));
             }
-        };
-        let pushed: PushedRequest = serde_json::from_str(&record.payload_json)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let grant_id = uuid::Uuid::now_v7().to_string();
-        // OIDC Core §3.1.2.1: `acr` is the class the authentication *satisfied*. Clavex signs users
-        // in with a password only and defines no class for it, so a requested `acr_values` is never
-        // echoed as if it had been performed.
-        let grant = GrantPayload {
-            user_id: session.user_id.clone(),
-            scope: pushed.scope.clone(),
-            auth_time: session.auth_time,
-            claims: pushed.claims.clone(),
-            acr: None,
-        };
-        self.store
-            .insert_grant(&GrantRecord {
-                grant_id: grant_id.clone(),
-                org_id: org.record.id.clone(),
-                client_id: client.metadata.client_id.clone(),
-                user_id: Some(session.user_id.clone()),
-                payload_json: serde_json::to_string(&grant)
-                    .map_err(|e| Error::Internal(e.to_string()))?,
-                created_at: now,
-                expires_at: now + GRANT_LIFETIME_SECS,
-                revoked_at: None,
-            })
-            .await?;
-        let code = clavex_jose::random_token(32);
-        let code_payload = CodePayload {
-            redirect_uri: pushed.redirect_uri.clone(),
-            code_challenge: pushed.code_challenge.clone(),
-            dpop_jkt: pushed.dpop_jkt.clone(),
-            nonce: pushed.nonce.clone(),
-        };
-        self.store
-            .insert_artifact(&ArtifactRecord {
-                kind: ArtifactKind::AuthorizationCode,
-                id_hash: hash_secret(&code),
-                org_id: org.record.id.clone(),
-                client_id: Some(client.metadata.client_id.clone()),
-                grant_id: Some(grant_id),
-                payload_json: serde_json::to_string(&code_payload)
-                    .map_err(|e| Error::Internal(e.to_string()))?,
-                created_at: now,
-                expires_at: now + CODE_LIFETIME_SECS,
-                retain_until: now + CODE_LIFETIME_SECS + CODE_RETAIN_SECS,
-                used_at: None,
-            })
-            .await?;
+        }
         let mut params: Vec<(&str, &str)> = vec![("code", &code)];
         if let Some(state) = &pushed.state {
             params.push(("state", state));

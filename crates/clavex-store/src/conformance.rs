@@ -1430,6 +1430,7 @@ pub async fn check_flow_all(store: &dyn StoreWithFlow) -> CheckResult {
     check_flow_artifacts(store).await?;
     check_flow_consume(store).await?;
     check_flow_consume_concurrent(store).await?;
+    check_flow_consume_and_issue(store).await?;
     check_flow_purge_artifacts(store).await?;
     check_flow_grants(store).await?;
     check_flow_revoke_user_grants(store).await?;
@@ -1731,6 +1732,170 @@ pub async fn check_flow_artifacts(store: &dyn StoreWithFlow) -> CheckResult {
 }
 
 /// `consume_artifact`: fresh once, then already used; expired stays unused; missing; per kind.
+/// `consume_artifact_and_issue`: the grant and the issued artifact are stored exactly when the
+/// consumed one was `Fresh`; otherwise, or when an insert conflicts, nothing is written (the
+/// consumption included).
+pub async fn check_flow_consume_and_issue(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let org_rec = org(&format!("conf-issue-{sfx}"));
+    ok(store.insert_organization(&org_rec).await, "insert org")?;
+    let o = org_rec.id.as_str();
+    let pushed = artifact(ArtifactKind::PushedRequest, id_hash("par", &sfx), o, None);
+    ok(store.insert_artifact(&pushed).await, "insert pushed")?;
+    let code_for = |tag: &str, grant_id: &str| {
+        artifact(
+            ArtifactKind::AuthorizationCode,
+            id_hash(tag, &sfx),
+            o,
+            Some(grant_id),
+        )
+    };
+
+    // Fresh: all three writes happen.
+    let (grant_1, code_1) = (
+        grant(o, "issue-1", Some("alice")),
+        code_for("code-1", "issue-1"),
+    );
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact_and_issue(
+                    pushed.kind,
+                    &pushed.id_hash,
+                    NOW + 5,
+                    &grant_1,
+                    &code_1,
+                )
+                .await,
+            "consume and issue",
+        )?,
+        Consumed::Fresh(used(&pushed, NOW + 5)),
+        "a fresh artifact is consumed",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(o, "issue-1").await, "get grant")?,
+        Some(grant_1.clone()),
+        "the grant is stored",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(code_1.kind, &code_1.id_hash).await,
+            "get code",
+        )?,
+        Some(code_1.clone()),
+        "the issued artifact is stored",
+    )?;
+
+    // Already used: nothing new is written.
+    let (grant_2, code_2) = (
+        grant(o, "issue-2", Some("alice")),
+        code_for("code-2", "issue-2"),
+    );
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact_and_issue(
+                    pushed.kind,
+                    &pushed.id_hash,
+                    NOW + 6,
+                    &grant_2,
+                    &code_2,
+                )
+                .await,
+            "consume and issue again",
+        )?,
+        Consumed::AlreadyUsed(used(&pushed, NOW + 5)),
+        "a used artifact is AlreadyUsed",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(o, "issue-2").await, "get grant 2")?,
+        None,
+        "no grant for a used artifact",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(code_2.kind, &code_2.id_hash).await,
+            "get code 2",
+        )?,
+        None,
+        "no issued artifact for a used artifact",
+    )?;
+
+    // Expired and missing: nothing written either.
+    let expiring = artifact(
+        ArtifactKind::PushedRequest,
+        id_hash("par-exp", &sfx),
+        o,
+        None,
+    );
+    ok(store.insert_artifact(&expiring).await, "insert expiring")?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact_and_issue(
+                    expiring.kind,
+                    &expiring.id_hash,
+                    NOW + 60,
+                    &grant_2,
+                    &code_2,
+                )
+                .await,
+            "consume expired",
+        )?,
+        Consumed::Expired(expiring.clone()),
+        "an expired artifact is Expired",
+    )?;
+    ensure_eq(
+        ok(
+            store
+                .consume_artifact_and_issue(
+                    ArtifactKind::PushedRequest,
+                    &id_hash("par-missing", &sfx),
+                    NOW,
+                    &grant_2,
+                    &code_2,
+                )
+                .await,
+            "consume missing",
+        )?,
+        Consumed::Missing,
+        "a missing artifact is Missing",
+    )?;
+    ensure_eq(
+        ok(store.get_grant(o, "issue-2").await, "get grant 2 again")?,
+        None,
+        "still no grant",
+    )?;
+
+    // A conflicting insert undoes the consumption: all or nothing.
+    let second = artifact(ArtifactKind::PushedRequest, id_hash("par-2", &sfx), o, None);
+    ok(store.insert_artifact(&second).await, "insert second pushed")?;
+    let conflict = store
+        .consume_artifact_and_issue(second.kind, &second.id_hash, NOW + 5, &grant_1, &code_2)
+        .await;
+    ensure(
+        matches!(conflict, Err(StoreError::Conflict(_))),
+        "an existing grant id is a Conflict",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(second.kind, &second.id_hash).await,
+            "get second",
+        )?,
+        Some(second.clone()),
+        "the failed transaction left the artifact unused",
+    )?;
+    ensure_eq(
+        ok(
+            store.get_artifact(code_2.kind, &code_2.id_hash).await,
+            "get code 2 after conflict",
+        )?,
+        None,
+        "the failed transaction stored no issued artifact",
+    )?;
+    Ok(())
+}
+
 pub async fn check_flow_consume(store: &dyn StoreWithFlow) -> CheckResult {
     let sfx = unique_suffix();
     let org_rec = org(&format!("conf-use-{sfx}"));

@@ -131,6 +131,19 @@ pub trait FlowStore: Send + Sync + 'static {
         id_hash: &[u8],
         now: UnixSeconds,
     ) -> StoreResult<Consumed>;
+    /// [`consume_artifact`](FlowStore::consume_artifact), and when it is `Fresh`, in the same
+    /// transaction, inserts `grant` and `issued` (the authorization response: the pushed request is
+    /// spent, the grant and its code are stored, all or nothing). When the artifact is not `Fresh`
+    /// nothing is written. `Conflict` (and nothing written) if the grant or the issued artifact's
+    /// key exists.
+    async fn consume_artifact_and_issue(
+        &self,
+        kind: ArtifactKind,
+        id_hash: &[u8],
+        now: UnixSeconds,
+        grant: &GrantRecord,
+        issued: &ArtifactRecord,
+    ) -> StoreResult<Consumed>;
     /// Deletes an artifact (logout deletes the session). Returns whether it existed.
     async fn delete_artifact(&self, kind: ArtifactKind, id_hash: &[u8]) -> StoreResult<bool>;
     /// Deletes artifacts whose `retain_until` is before `now` (strictly); returns how many.

@@ -817,6 +817,43 @@ pub(crate) use impl_store;
 /// Expands `impl FlowStore for $store`, on the same `writer` / `reader` pools as [`impl_store!`].
 /// Every state change goes to `writer` as one atomic statement (or, for `revoke_grant`, one
 /// transaction); plain reads go to `reader`.
+/// The `INSERT` of an artifact with its values bound (shared by the plain insert and the
+/// transactional [`FlowStore::consume_artifact_and_issue`](crate::FlowStore)).
+macro_rules! insert_artifact_query {
+    ($db:ty, $artifact:expr) => {{
+        let artifact: &$crate::ArtifactRecord = $artifact;
+        ::sqlx::query::<$db>($crate::repo::sql::INSERT_ARTIFACT)
+            .bind(artifact.kind.as_str())
+            .bind(artifact.id_hash.as_slice())
+            .bind(artifact.org_id.as_str())
+            .bind(artifact.client_id.as_deref())
+            .bind(artifact.grant_id.as_deref())
+            .bind(artifact.payload_json.as_str())
+            .bind(artifact.created_at)
+            .bind(artifact.expires_at)
+            .bind(artifact.retain_until)
+            .bind(artifact.used_at)
+    }};
+}
+pub(crate) use insert_artifact_query;
+
+/// The `INSERT` of a grant with its values bound.
+macro_rules! insert_grant_query {
+    ($db:ty, $grant:expr) => {{
+        let grant: &$crate::GrantRecord = $grant;
+        ::sqlx::query::<$db>($crate::repo::sql::INSERT_GRANT)
+            .bind(grant.org_id.as_str())
+            .bind(grant.grant_id.as_str())
+            .bind(grant.client_id.as_str())
+            .bind(grant.user_id.as_deref())
+            .bind(grant.payload_json.as_str())
+            .bind(grant.created_at)
+            .bind(grant.expires_at)
+            .bind(grant.revoked_at)
+    }};
+}
+pub(crate) use insert_grant_query;
+
 macro_rules! impl_flow_store {
     ($store:ty, $db:ty) => {
         #[::async_trait::async_trait]
@@ -825,21 +862,56 @@ macro_rules! impl_flow_store {
                 &self,
                 artifact: &$crate::ArtifactRecord,
             ) -> $crate::StoreResult<()> {
-                ::sqlx::query::<$db>($crate::repo::sql::INSERT_ARTIFACT)
-                    .bind(artifact.kind.as_str())
-                    .bind(artifact.id_hash.as_slice())
-                    .bind(artifact.org_id.as_str())
-                    .bind(artifact.client_id.as_deref())
-                    .bind(artifact.grant_id.as_deref())
-                    .bind(artifact.payload_json.as_str())
-                    .bind(artifact.created_at)
-                    .bind(artifact.expires_at)
-                    .bind(artifact.retain_until)
-                    .bind(artifact.used_at)
+                $crate::repo::insert_artifact_query!($db, artifact)
                     .execute(&self.writer)
                     .await
                     .map_err($crate::repo::db_err)?;
                 Ok(())
+            }
+
+            async fn consume_artifact_and_issue(
+                &self,
+                kind: $crate::ArtifactKind,
+                id_hash: &[u8],
+                now: $crate::UnixSeconds,
+                grant: &$crate::GrantRecord,
+                issued: &$crate::ArtifactRecord,
+            ) -> $crate::StoreResult<$crate::Consumed> {
+                let mut tx = self.writer.begin().await.map_err($crate::repo::db_err)?;
+                let taken = ::sqlx::query_as::<$db, $crate::repo::ArtifactRow>(
+                    $crate::repo::sql::CONSUME_ARTIFACT,
+                )
+                .bind(kind.as_str())
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::repo::db_err)?;
+                let Some(row) = taken else {
+                    // Nothing was written; dropping the transaction rolls it back.
+                    drop(tx);
+                    let current = ::sqlx::query_as::<$db, $crate::repo::ArtifactRow>(
+                        $crate::repo::sql::GET_ARTIFACT,
+                    )
+                    .bind(kind.as_str())
+                    .bind(id_hash)
+                    .fetch_optional(&self.reader)
+                    .await
+                    .map_err($crate::repo::db_err)?
+                    .map($crate::repo::artifact_from_row)
+                    .transpose()?;
+                    return Ok($crate::repo::not_consumed(current, now));
+                };
+                $crate::repo::insert_grant_query!($db, grant)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                $crate::repo::insert_artifact_query!($db, issued)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                tx.commit().await.map_err($crate::repo::db_err)?;
+                $crate::repo::artifact_from_row(row).map($crate::Consumed::Fresh)
             }
 
             async fn get_artifact(
@@ -914,15 +986,7 @@ macro_rules! impl_flow_store {
             }
 
             async fn insert_grant(&self, grant: &$crate::GrantRecord) -> $crate::StoreResult<()> {
-                ::sqlx::query::<$db>($crate::repo::sql::INSERT_GRANT)
-                    .bind(grant.org_id.as_str())
-                    .bind(grant.grant_id.as_str())
-                    .bind(grant.client_id.as_str())
-                    .bind(grant.user_id.as_deref())
-                    .bind(grant.payload_json.as_str())
-                    .bind(grant.created_at)
-                    .bind(grant.expires_at)
-                    .bind(grant.revoked_at)
+                $crate::repo::insert_grant_query!($db, grant)
                     .execute(&self.writer)
                     .await
                     .map_err($crate::repo::db_err)?;
