@@ -6,8 +6,8 @@
 //   → validateAuthResponse (state, RFC 9207 iss) → authorizationCodeGrantRequest +
 //   processAuthorizationCodeResponse (ID token claims incl. nonce) → userInfoRequest +
 //   processUserInfoResponse → protectedResourceRequest (userinfo) → refreshTokenGrantRequest with a
-//   NEW DPoP key (the new access token is bound to it) → DPoP binding of the code → code replay
-//   revokes the grant.
+//   NEW DPoP key (the new access token is bound to it) → DPoP binding of the code →
+//   introspectionRequest / revocationRequest → code replay revokes the grant.
 //
 // Run by run.sh (see lib/harness.mjs for the environment); exits non-zero on any failed check.
 
@@ -383,6 +383,44 @@ describe(`oauth4webapi authorization-code flow with a real browser (${LABEL}): $
     const claims = oauth.getValidatedIdTokenClaims(ok)
     assert.equal(claims.sub, idClaims.sub)
     assert.equal(claims.auth_time, idClaims.auth_time, 'no new sign-in (SSO)')
+  })
+
+  test('introspectionRequest and revocationRequest (RFC 7662, RFC 7009)', async (t) => {
+    assert.ok(tokens, 'needs the first tokens')
+    assert.equal(as.introspection_endpoint, `${ISSUER}/introspect`)
+    assert.equal(as.revocation_endpoint, `${ISSUER}/revoke`)
+    const third = await authorize(dpop)
+    const url = await explained(session, 'o4w-revoke', async ({ page }) => {
+      const { url } = await untilCallback(page, callback, () => page.goto(third.url.href))
+      return url
+    })
+    const granted = await redeem(oauth.validateAuthResponse(as, client, url, third.state), third, dpop)
+    const introspect = async (token) =>
+      oauth.processIntrospectionResponse(
+        as,
+        client,
+        await oauth.introspectionRequest(as, client, clientAuth, token, INSECURE),
+      )
+    const live = await introspect(granted.access_token)
+    assert.equal(live.active, true)
+    assert.equal(live.client_id, client.client_id)
+    assert.equal(live.sub, idClaims.sub)
+    assert.equal(live.token_type, 'DPoP')
+    assert.equal(live.cnf?.jkt, await dpop.calculateThumbprint(), 'introspection shows the DPoP binding')
+    assert.equal((await introspect(granted.refresh_token)).active, true, 'the refresh token is live')
+    t.diagnostic(`introspection members: ${Object.keys(live).sort().join(', ')}`)
+
+    await oauth.processRevocationResponse(
+      await oauth.revocationRequest(as, client, clientAuth, granted.refresh_token, INSECURE),
+    )
+    assert.equal((await introspect(granted.access_token)).active, false, 'revoking the refresh token ended the grant')
+    assert.equal((await introspect(granted.refresh_token)).active, false)
+    await refusal(
+      () => userInfo(granted.access_token, dpop),
+      (err) => assert.equal(oauthErrorCode(err), 'invalid_token', String(err)),
+    )
+    // Another grant of the same client and user is untouched.
+    assert.equal((await userInfo(tokens.access_token, dpop)).sub, idClaims.sub)
   })
 
   test('a replayed code is refused and revokes the tokens issued with it', async () => {

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// Registered OAuth error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707, RFC 9449, RFC 7591).
+/// Registered OAuth error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009, RFC 8707, RFC 9449,
+/// RFC 7591).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -10,6 +11,8 @@ pub enum ErrorCode {
     InvalidGrant,
     UnauthorizedClient,
     UnsupportedGrantType,
+    /// RFC 7009 §2.2.1: the server cannot revoke this type of token.
+    UnsupportedTokenType,
     InvalidScope,
     InvalidTarget,
     InvalidDpopProof,
@@ -36,6 +39,7 @@ impl ErrorCode {
             ErrorCode::InvalidGrant => "invalid_grant",
             ErrorCode::UnauthorizedClient => "unauthorized_client",
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",

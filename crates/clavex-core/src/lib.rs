@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod form;
 pub mod grants;
+pub mod issued_tokens;
 pub mod jwks_fetch;
 pub mod keyring;
 pub mod master_key;

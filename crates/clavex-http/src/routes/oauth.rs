@@ -1,4 +1,5 @@
-//! OAuth endpoints of an organization: discovery, JWKS, token; and the node's health probes.
+//! OAuth endpoints of an organization: discovery, JWKS, token, revocation, introspection; and the
+//! node's health probes.
 
 use axum::Router;
 use axum::body::Body;
@@ -8,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clavex_core::OAuthError;
 use clavex_core::form::{MAX_FORM_BYTES, Params};
+use clavex_core::issued_tokens::TokenQuery;
 use clavex_core::token::TokenRequest;
 
 use super::{is_form, read_body};
@@ -25,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/{org}/.well-known/openid-configuration", get(discovery))
         .route("/{org}/jwks", get(jwks))
         .route("/{org}/token", post(token))
+        .route("/{org}/revoke", post(revoke))
+        .route("/{org}/introspect", post(introspect))
 }
 
 async fn healthz() -> &'static str {
@@ -106,4 +110,56 @@ async fn token(
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     super::add_dpop_nonce(&state, &org, &mut http).await;
     Ok(http)
+}
+
+/// The form and `Authorization` header of a revocation or introspection request.
+async fn token_query<'h>(
+    headers: &'h HeaderMap,
+    body: Body,
+    what: &str,
+) -> ApiResult<TokenQuery<'h>> {
+    if !is_form(headers) {
+        return Err(OAuthError::invalid_request(format!(
+            "the {what} request must be application/x-www-form-urlencoded"
+        ))
+        .into());
+    }
+    let bytes = read_body(body, MAX_FORM_BYTES).await?;
+    Ok(TokenQuery {
+        params: Params::parse(&bytes)?,
+        authorization_header: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    })
+}
+
+fn no_store(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// RFC 7009: an empty 200 whether or not the token was known.
+async fn revoke(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let query = token_query(&headers, body, "revocation").await?;
+    state.engine.revoke(&org, query).await?;
+    Ok(no_store(StatusCode::OK.into_response()))
+}
+
+/// RFC 7662: `{"active": …}` and, when active, the token's claims.
+async fn introspect(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let query = token_query(&headers, body, "introspection").await?;
+    let answer = state.engine.introspect(&org, query).await?;
+    Ok(no_store(axum::Json(answer).into_response()))
 }

@@ -8,6 +8,8 @@ mod dpop;
 mod dpop_nonce;
 mod token_client_credentials;
 mod token_errors;
+// Revocation (RFC 7009) and introspection (RFC 7662).
+mod issued_tokens;
 
 // The authorization-code flow: PAR, authorization endpoint, login and consent, code and refresh
 // grants, ID token, UserInfo.
