@@ -249,23 +249,33 @@ impl Engine {
         request: ParRequest<'_>,
     ) -> Result<ParResponse> {
         let org = self.org(org_id).await?;
-        let params = &request.params;
+        let form = &request.params;
         // RFC 9126 §2.1: request_uri must not be pushed.
-        if params.single("request_uri")?.is_some() {
+        if form.single("request_uri")?.is_some() {
             return Err(invalid_request(
                 "request_uri must not be sent to the pushed authorization request endpoint",
             ));
         }
         let authenticated = self
-            .authenticate_client(&org, params, request.authorization_header)
+            .authenticate_client(&org, form, request.authorization_header)
             .await?;
         let client = authenticated.client.clone();
         let metadata = &client.metadata;
-        if params.single("request")?.is_some() {
-            return Err(invalid_request(
-                "signed request objects (JAR) are not supported yet; push the parameters as form fields",
-            ));
-        }
+        // JAR (RFC 9101 §5, FAPI 2.0 MS §5.3.1): with a request object, its claims are the whole
+        // authorization request; the outer form only authenticates the client.
+        let from_request_object = match form.single("request")? {
+            Some(request_object) => Some(
+                self.verify_request_object(&org, &client, request_object)
+                    .await?,
+            ),
+            None if metadata.require_signed_request_object => {
+                return Err(invalid_request(
+                    "this client must push a signed request object (JAR): send the authorization parameters in the request parameter",
+                ));
+            }
+            None => None,
+        };
+        let params = from_request_object.as_ref().unwrap_or(form);
         match params.single("response_type")? {
             None => return Err(invalid_request("response_type is required")),
             Some("code") => {}

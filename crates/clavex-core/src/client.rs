@@ -38,6 +38,13 @@ pub struct ClientMetadata {
     pub authorization_signed_response_alg: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,
+    /// RFC 9101 §10.5: every pushed request of this client must be a signed request object (FAPI 2.0
+    /// Message Signing clients).
+    #[serde(default)]
+    pub require_signed_request_object: bool,
+    /// RFC 9101 §10.1: the one algorithm this client signs request objects with, if it said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
     pub client_id_issued_at: i64,
 }
 
@@ -332,6 +339,9 @@ pub fn validate_registration(
             "authorization_signed_response_alg",
         )?,
         id_token_signed_response_alg: signing_alg_field(body, "id_token_signed_response_alg")?,
+        require_signed_request_object: opt_bool(body, "require_signed_request_object")?
+            .unwrap_or(false),
+        request_object_signing_alg: signing_alg_field(body, "request_object_signing_alg")?,
         client_id_issued_at: issued_at,
     })
 }

@@ -204,7 +204,7 @@ impl Engine {
 
     /// The client's key for this assertion: inline `jwks`, or `jwks_uri` (cached; fetched again once
     /// when the `kid` is unknown, at most every few seconds).
-    async fn assertion_key(
+    pub(crate) async fn assertion_key(
         &self,
         org_id: &str,
         client: &ResolvedClient,

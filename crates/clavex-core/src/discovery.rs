@@ -43,6 +43,8 @@ fn metadata(org: &OrgContext) -> Value {
         "introspection_endpoint_auth_methods_supported": policy::allowed_auth_methods(org.settings.profile),
         "introspection_endpoint_auth_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         "dpop_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
+        // JAR at the PAR endpoint (RFC 9101, RFC 9126 §3); the front channel takes only request_uri.
+        "request_object_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         "id_token_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         "claims_parameter_supported": true,
         "claims_supported": policy::SUPPORTED_CLAIMS,

@@ -24,6 +24,7 @@ pub mod master_key;
 pub mod password;
 pub mod policy;
 pub mod replay;
+pub mod request_object;
 pub mod settings;
 pub mod token;
 pub mod userinfo;

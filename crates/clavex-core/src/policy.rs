@@ -126,6 +126,54 @@ pub fn assertion_audience_accepted(
     }
 }
 
+/// FAPI 2.0 Message Signing §5.3.1: a request object lives at most 60 minutes (`exp − nbf`), and its
+/// `nbf` is at most 60 minutes old.
+pub const REQUEST_OBJECT_MAX_LIFETIME_SECS: i64 = 3600;
+/// The media type a request object may declare (RFC 9101 §4, compared case-insensitively).
+pub const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
+
+/// RFC 9101 §6.3 / FAPI 2.0 MS §5.3.1: the time and audience rules of a request object: `exp` and
+/// `nbf` required, lifetime at most [`REQUEST_OBJECT_MAX_LIFETIME_SECS`], `nbf` at most that old and
+/// at most [`MAX_FUTURE_SKEW_SECS`] ahead, not expired; `aud` the issuer, as a string or in an
+/// array. Returns what is wrong.
+pub fn check_request_object_claims(
+    claims: &serde_json::Map<String, Value>,
+    issuer: &str,
+    now: i64,
+) -> Result<(), String> {
+    let time = |name: &str| -> Result<i64, String> {
+        match claims.get(name) {
+            None => Err(format!("the request object has no {name} claim")),
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| format!("the request object's {name} must be a NumericDate")),
+        }
+    };
+    let exp = time("exp")?;
+    let nbf = time("nbf")?;
+    if exp <= now {
+        return Err("the request object has expired".to_owned());
+    }
+    if nbf > now + MAX_FUTURE_SKEW_SECS {
+        return Err("the request object is not valid yet (nbf)".to_owned());
+    }
+    if nbf < now - REQUEST_OBJECT_MAX_LIFETIME_SECS {
+        return Err("the request object's nbf is more than 60 minutes in the past".to_owned());
+    }
+    if exp - nbf > REQUEST_OBJECT_MAX_LIFETIME_SECS {
+        return Err("the request object's lifetime (exp - nbf) exceeds 60 minutes".to_owned());
+    }
+    let names_issuer = match claims.get("aud") {
+        Some(Value::String(s)) => s == issuer,
+        Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(issuer)),
+        _ => false,
+    };
+    if !names_issuer {
+        return Err("the request object's aud must be the issuer identifier".to_owned());
+    }
+    Ok(())
+}
+
 /// RFC 6749 §3.3 scope-token syntax: `%x21 / %x23-5B / %x5D-7E`.
 pub fn valid_scope_token(token: &str) -> bool {
     !token.is_empty()

@@ -140,7 +140,9 @@ pub fn document() -> Value {
                     "require_dpop": {"type": "boolean"},
                     "dpop_bound_access_tokens": {"type": "boolean"},
                     "authorization_signed_response_alg": {"type": "string", "enum": ["PS256", "ES256", "EdDSA", "Ed25519"]},
-                    "id_token_signed_response_alg": {"type": "string", "enum": ["PS256", "ES256", "EdDSA", "Ed25519"]}}},
+                    "id_token_signed_response_alg": {"type": "string", "enum": ["PS256", "ES256", "EdDSA", "Ed25519"]},
+                    "require_signed_request_object": {"type": "boolean", "default": false},
+                    "request_object_signing_alg": {"type": "string", "enum": ["PS256", "ES256", "EdDSA", "Ed25519"]}}},
                 "User": {"type": "object", "properties": {
                     "username": {"type": "string"}, "password": {"type": "string", "writeOnly": true, "minLength": 8},
                     "email": {"type": "string"}, "given_name": {"type": "string"}, "family_name": {"type": "string"},

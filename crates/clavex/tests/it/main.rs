@@ -18,6 +18,7 @@ mod code_flow;
 mod code_grant;
 mod id_token;
 mod interaction;
+mod jar;
 mod par;
 mod refresh;
 

@@ -536,7 +536,7 @@ async fn par_never_answers_garbage_with_500() {
         ),
         ("redirect_uri", "not a uri", 400, "invalid_request"),
         ("code_challenge", "short", 400, "invalid_request"),
-        ("request", "eyJ.eyJ.sig", 400, "invalid_request"),
+        ("request", "eyJ.eyJ.sig", 400, "invalid_request_object"),
         (
             "authorization_details",
             "[{\"type\":\"x\"}]",
