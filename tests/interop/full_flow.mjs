@@ -7,7 +7,8 @@
 //   processAuthorizationCodeResponse (ID token claims incl. nonce) → userInfoRequest +
 //   processUserInfoResponse → protectedResourceRequest (userinfo) → refreshTokenGrantRequest with a
 //   NEW DPoP key (the new access token is bound to it) → DPoP binding of the code →
-//   introspectionRequest / revocationRequest → code replay revokes the grant.
+//   introspectionRequest / revocationRequest → JAR (issueRequestObject) with a JARM response
+//   (validateJwtAuthResponse) → code replay revokes the grant.
 //
 // Run by run.sh (see lib/harness.mjs for the environment); exits non-zero on any failed check.
 
@@ -77,6 +78,8 @@ describe(`oauth4webapi authorization-code flow with a real browser (${LABEL}): $
   let dpop
   let dpopKeys
   let user
+  let clientKeys
+  let kid
   const sent = [] // what oauth4webapi put on the wire
   const recording = {
     ...INSECURE,
@@ -169,8 +172,8 @@ describe(`oauth4webapi authorization-code flow with a real browser (${LABEL}): $
     }
     await ensureUser(user)
 
-    const clientKeys = await generateEs256()
-    const kid = `o4w-${randomId(6)}`
+    clientKeys = await generateEs256()
+    kid = `o4w-${randomId(6)}`
     const registered = await registerClient({
       client_name: 'oauth4webapi RP',
       redirect_uris: [callback.redirectUri],
@@ -421,6 +424,50 @@ describe(`oauth4webapi authorization-code flow with a real browser (${LABEL}): $
     )
     // Another grant of the same client and user is untouched.
     assert.equal((await userInfo(tokens.access_token, dpop)).sub, idClaims.sub)
+  })
+
+  test('JAR at PAR (issueRequestObject) and a JARM response (validateJwtAuthResponse)', async (t) => {
+    assert.ok(tokens, 'needs a signed-in browser')
+    assert.ok(as.request_object_signing_alg_values_supported?.includes('ES256'), 'JAR advertised')
+    assert.ok(as.response_modes_supported?.includes('jwt'), 'JARM advertised')
+    const verifier = oauth.generateRandomCodeVerifier()
+    const state = oauth.generateRandomState()
+    const nonce = oauth.generateRandomNonce()
+    const parameters = new URLSearchParams({
+      response_type: 'code',
+      redirect_uri: callback.redirectUri,
+      scope: SCOPE,
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+      response_mode: 'jwt',
+    })
+    const request = await oauth.issueRequestObject(as, client, parameters, { key: clientKeys.privateKey, kid })
+    const par = await retryingNonce(async () =>
+      oauth.processPushedAuthorizationResponse(
+        as,
+        client,
+        await oauth.pushedAuthorizationRequest(as, client, clientAuth, { request }, { ...recording, DPoP: dpop }),
+      ),
+    )
+    const pushedBody = new URLSearchParams(sent.at(-1).body)
+    assert.equal(pushedBody.get('request'), request, 'the parameters travelled only inside the request object')
+    assert.equal(pushedBody.get('scope'), null)
+    const url = new URL(as.authorization_endpoint)
+    url.searchParams.set('client_id', client.client_id)
+    url.searchParams.set('request_uri', par.request_uri)
+    const callbackUrl = await explained(session, 'o4w-jarm', async ({ page }) => {
+      const { url: landed } = await untilCallback(page, callback, () => page.goto(url.href))
+      return landed
+    })
+    assert.deepEqual([...callbackUrl.searchParams.keys()], ['response'], 'JARM: only the response parameter')
+    // oauth4webapi fetches the issuer's JWKS and checks the signature, iss, aud, exp and state.
+    const validated = await oauth.validateJwtAuthResponse(as, client, callbackUrl, state, INSECURE)
+    assert.ok(validated.get('code'), 'code inside the signed response')
+    const granted = await redeem(validated, { verifier, nonce }, dpop)
+    await checkBoundTo(granted.access_token, dpop)
+    t.diagnostic(`JARM response alg ${jose.decodeProtectedHeader(callbackUrl.searchParams.get('response')).alg}`)
   })
 
   test('a replayed code is refused and revokes the tokens issued with it', async () => {

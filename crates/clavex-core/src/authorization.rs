@@ -43,6 +43,9 @@ pub struct PushedRequest {
     pub claims: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr_values: Option<String>,
+    /// `response_mode=jwt` / `query.jwt` (JARM): the authorization response is one signed JWT.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub jarm: bool,
     pub created_at: i64,
 }
 
@@ -328,17 +331,16 @@ impl Engine {
                 "code_challenge must be the base64url SHA-256 of the code_verifier (43 characters)",
             ));
         }
-        match params.single("response_mode")? {
-            None | Some("query") => {}
-            Some("jwt" | "query.jwt") => {
-                return Err(invalid_request("JARM response modes are not supported yet"));
-            }
+        // JARM §2.3: for the code flow `jwt` means `query.jwt`.
+        let jarm = match params.single("response_mode")? {
+            None | Some("query") => false,
+            Some("jwt" | "query.jwt") => true,
             Some(other) => {
                 return Err(invalid_request(format!(
-                    "response_mode {other} is not supported"
+                    "response_mode {other} is not supported; use query, jwt or query.jwt"
                 )));
             }
-        }
+        };
         if params.single("authorization_details")?.is_some() {
             return Err(invalid_request(
                 "authorization_details (RAR) is not supported yet",
@@ -446,6 +448,7 @@ impl Engine {
             max_age,
             claims,
             acr_values: params.single("acr_values")?.map(str::to_owned),
+            jarm,
             created_at: now,
         };
         let request_uri = format!("{REQUEST_URI_PREFIX}{}", clavex_jose::random_token(32));
@@ -533,6 +536,77 @@ impl Engine {
         Ok(Interaction::Redirect(response_uri(redirect_uri, &params)?))
     }
 
+    /// The authorization response of a pushed request, success or error, in its response mode:
+    /// query parameters with `iss` (RFC 9207), or with JARM one `response` parameter carrying a JWT
+    /// signed by the organization (`authorization_signed_response_alg` of the client, ES256 by
+    /// default) with `iss`, `aud`, `exp` and the same parameters.
+    async fn respond_to_pushed(
+        &self,
+        org: &OrgContext,
+        client: &ResolvedClient,
+        pushed: &PushedRequest,
+        params: &[(&str, &str)],
+    ) -> Result<Interaction> {
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        if let Some(state) = &pushed.state {
+            all.push(("state", state));
+        }
+        if !pushed.jarm {
+            all.push(("iss", &org.issuer));
+            return Ok(Interaction::Redirect(response_uri(
+                &pushed.redirect_uri,
+                &all,
+            )?));
+        }
+        let alg = match client.metadata.authorization_signed_response_alg.as_deref() {
+            Some(name) => clavex_jose::Algorithm::parse(name)
+                .map_err(|e| Error::Internal(format!("client authorization response alg: {e}")))?,
+            None => clavex_jose::Algorithm::Es256,
+        };
+        let keys = self.org_keys(&org.record.id).await?;
+        let signer = keys.signer(alg)?;
+        let now = self.now();
+        let mut claims = serde_json::Map::new();
+        claims.insert("iss".into(), Value::String(org.issuer.clone()));
+        claims.insert(
+            "aud".into(),
+            Value::String(client.metadata.client_id.clone()),
+        );
+        claims.insert("iat".into(), Value::from(now));
+        claims.insert(
+            "exp".into(),
+            Value::from(now + policy::AUTHORIZATION_RESPONSE_LIFETIME_SECS),
+        );
+        for (name, value) in &all {
+            claims.insert((*name).to_owned(), Value::String((*value).to_owned()));
+        }
+        let response = signer
+            .sign_jwt(None, None, true, &Value::Object(claims))
+            .map_err(|e| Error::Internal(format!("signing the authorization response: {e}")))?;
+        Ok(Interaction::Redirect(response_uri(
+            &pushed.redirect_uri,
+            &[("response", &response)],
+        )?))
+    }
+
+    /// An error answered to the client of a pushed request, in the request's response mode.
+    async fn pushed_error(
+        &self,
+        org: &OrgContext,
+        client: &ResolvedClient,
+        pushed: &PushedRequest,
+        code: ErrorCode,
+        description: &str,
+    ) -> Result<Interaction> {
+        self.respond_to_pushed(
+            org,
+            client,
+            pushed,
+            &[("error", code.as_str()), ("error_description", description)],
+        )
+        .await
+    }
+
     /// Loads the pushed request for the front channel. Errors are already decided as page or redirect.
     async fn load_pushed(
         &self,
@@ -606,13 +680,9 @@ impl Engine {
             } else {
                 "request_uri has expired"
             };
-            return Ok(Err(Self::error_redirect(
-                org,
-                &pushed.redirect_uri,
-                ErrorCode::InvalidRequestUri,
-                why,
-                pushed.state.as_deref(),
-            )?));
+            return Ok(Err(self
+                .pushed_error(org, &client, &pushed, ErrorCode::InvalidRequestUri, why)
+                .await?));
         }
         Ok(Ok((client, pushed, record)))
     }
@@ -740,13 +810,15 @@ impl Engine {
         let Some(session) = session else {
             if prompt_none {
                 self.spend_pushed(request_uri).await?;
-                return Self::error_redirect(
-                    org,
-                    &pushed.redirect_uri,
-                    ErrorCode::LoginRequired,
-                    "the user is not signed in",
-                    pushed.state.as_deref(),
-                );
+                return self
+                    .pushed_error(
+                        org,
+                        client,
+                        pushed,
+                        ErrorCode::LoginRequired,
+                        "the user is not signed in",
+                    )
+                    .await;
             }
             return Ok(Interaction::Login(self.view(
                 org,
@@ -774,13 +846,15 @@ impl Engine {
         }
         if prompt_none {
             self.spend_pushed(request_uri).await?;
-            return Self::error_redirect(
-                org,
-                &pushed.redirect_uri,
-                ErrorCode::ConsentRequired,
-                "the user has not consented",
-                pushed.state.as_deref(),
-            );
+            return self
+                .pushed_error(
+                    org,
+                    client,
+                    pushed,
+                    ErrorCode::ConsentRequired,
+                    "the user has not consented",
+                )
+                .await;
         }
         let mut view = self.view(org, client, pushed, request_uri, browser.browser_id);
         view.username = self
@@ -828,6 +902,7 @@ impl Engine {
             return Ok(LoginOutcome::Continue(
                 self.deny(
                     &org,
+                    &client,
                     &pushed,
                     form.request_uri,
                     "the user cancelled the sign-in",
@@ -941,6 +1016,7 @@ impl Engine {
             return self
                 .deny(
                     &org,
+                    &client,
                     &pushed,
                     form.request_uri,
                     "the user denied the request",
@@ -974,18 +1050,14 @@ impl Engine {
     async fn deny(
         &self,
         org: &OrgContext,
+        client: &ResolvedClient,
         pushed: &PushedRequest,
         request_uri: &str,
         why: &str,
     ) -> Result<Interaction> {
         self.spend_pushed(request_uri).await?;
-        Self::error_redirect(
-            org,
-            &pushed.redirect_uri,
-            ErrorCode::AccessDenied,
-            why,
-            pushed.state.as_deref(),
-        )
+        self.pushed_error(org, client, pushed, ErrorCode::AccessDenied, why)
+            .await
     }
 
     /// The point of authorization: uses up the `request_uri` (exactly once, on any node), records the
@@ -1054,13 +1126,15 @@ impl Engine {
         {
             Consumed::Fresh(_) => {}
             Consumed::AlreadyUsed(_) | Consumed::Expired(_) => {
-                return Self::error_redirect(
-                    org,
-                    &pushed.redirect_uri,
-                    ErrorCode::InvalidRequestUri,
-                    "request_uri has already been used or has expired",
-                    pushed.state.as_deref(),
-                );
+                return self
+                    .pushed_error(
+                        org,
+                        client,
+                        pushed,
+                        ErrorCode::InvalidRequestUri,
+                        "request_uri has already been used or has expired",
+                    )
+                    .await;
             }
             Consumed::Missing => {
                 return Ok(Self::error_page(
@@ -1070,15 +1144,8 @@ impl Engine {
                 ));
             }
         }
-        let mut params: Vec<(&str, &str)> = vec![("code", &code)];
-        if let Some(state) = &pushed.state {
-            params.push(("state", state));
-        }
-        params.push(("iss", &org.issuer));
-        Ok(Interaction::Redirect(response_uri(
-            &pushed.redirect_uri,
-            &params,
-        )?))
+        self.respond_to_pushed(org, client, pushed, &[("code", &code)])
+            .await
     }
 
     /// Ends the browser session of this organization (logout).

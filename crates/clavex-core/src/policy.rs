@@ -126,6 +126,9 @@ pub fn assertion_audience_accepted(
     }
 }
 
+/// JARM §2.1: a signed authorization response is short-lived; the code inside lives 60 s anyway.
+pub const AUTHORIZATION_RESPONSE_LIFETIME_SECS: i64 = 120;
+
 /// FAPI 2.0 Message Signing §5.3.1: a request object lives at most 60 minutes (`exp − nbf`), and its
 /// `nbf` is at most 60 minutes old.
 pub const REQUEST_OBJECT_MAX_LIFETIME_SECS: i64 = 3600;

@@ -19,6 +19,7 @@ mod code_grant;
 mod id_token;
 mod interaction;
 mod jar;
+mod jarm;
 mod par;
 mod refresh;
 
