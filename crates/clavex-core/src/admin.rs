@@ -828,6 +828,13 @@ fn apply_settings_patch(current: &OrgSettings, patch: &Value) -> Result<OrgSetti
 }
 
 fn validate_settings(settings: &OrgSettings) -> Result<()> {
+    for kind in &settings.authorization_details_types {
+        if kind.is_empty() || kind.len() > 100 || kind.chars().any(|c| c.is_control()) {
+            return Err(Error::BadRequest(format!(
+                "authorization_details type {kind:?} must be 1-100 printable characters"
+            )));
+        }
+    }
     for scope in &settings.scopes {
         if !crate::policy::valid_scope_token(scope) {
             return Err(Error::BadRequest(format!(

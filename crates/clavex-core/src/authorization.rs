@@ -46,6 +46,9 @@ pub struct PushedRequest {
     /// `response_mode=jwt` / `query.jwt` (JARM): the authorization response is one signed JWT.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub jarm: bool,
+    /// RFC 9396 `authorization_details`, checked at PAR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
     pub created_at: i64,
 }
 
@@ -65,6 +68,9 @@ pub struct GrantPayload {
     pub claims: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
+    /// RFC 9396: what the user approved, carried into every access token of the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
 }
 
 /// What an authorization code carries to the token endpoint.
@@ -108,6 +114,39 @@ pub struct ScopeView {
     pub description: String,
 }
 
+/// One `authorization_details` object as the consent page shows it: its type and its members.
+#[derive(Debug, Clone)]
+pub struct DetailView {
+    pub kind: String,
+    /// `member: value` lines (values as compact JSON, strings unquoted), in the object's order.
+    pub lines: Vec<String>,
+}
+
+fn detail_views(details: Option<&Value>) -> Vec<DetailView> {
+    let Some(items) = details.and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|object| DetailView {
+            kind: object
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            lines: object
+                .iter()
+                .filter(|(k, _)| k.as_str() != "type")
+                .map(|(k, v)| match v {
+                    Value::String(s) => format!("{k}: {s}"),
+                    other => format!("{k}: {other}"),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// What the login and consent pages need.
 #[derive(Debug, Clone)]
 pub struct InteractionView {
@@ -118,6 +157,8 @@ pub struct InteractionView {
     pub request_uri: String,
     pub csrf: String,
     pub scopes: Vec<ScopeView>,
+    /// RFC 9396 `authorization_details`, one entry per object, for the consent page.
+    pub details: Vec<DetailView>,
     /// A message for the user (e.g. wrong credentials), safe to display.
     pub message: Option<String>,
     /// The signed-in user (consent page), or the login name typed before a failed attempt.
@@ -341,11 +382,16 @@ impl Engine {
                 )));
             }
         };
-        if params.single("authorization_details")?.is_some() {
-            return Err(invalid_request(
-                "authorization_details (RAR) is not supported yet",
-            ));
-        }
+        let authorization_details = match params.single("authorization_details")? {
+            None => None,
+            Some(text) => Some(
+                policy::check_authorization_details(
+                    text,
+                    &org.settings.authorization_details_types,
+                )
+                .map_err(|m| OAuthError::new(ErrorCode::InvalidAuthorizationDetails, m))?,
+            ),
+        };
         let state = params.single("state")?.map(str::to_owned);
         if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
             return Err(invalid_request(format!(
@@ -449,6 +495,7 @@ impl Engine {
             claims,
             acr_values: params.single("acr_values")?.map(str::to_owned),
             jarm,
+            authorization_details,
             created_at: now,
         };
         let request_uri = format!("{REQUEST_URI_PREFIX}{}", clavex_jose::random_token(32));
@@ -751,6 +798,7 @@ impl Engine {
                     description: scope_description(s),
                 })
                 .collect(),
+            details: detail_views(pushed.authorization_details.as_ref()),
             message: None,
             username: None,
             throttled: false,
@@ -838,7 +886,10 @@ impl Engine {
                 .iter()
                 .all(|s| c.scope.split(' ').any(|g| g == s))
         });
-        let forced = pushed.prompt.iter().any(|p| p == "consent");
+        // A remembered consent covers scopes, never a particular payment or account request:
+        // authorization_details are approved each time.
+        let forced =
+            pushed.prompt.iter().any(|p| p == "consent") || pushed.authorization_details.is_some();
         if covered && !forced {
             return self
                 .complete_authorization(org, client, pushed, request_uri, &session)
@@ -1081,6 +1132,7 @@ impl Engine {
             auth_time: session.auth_time,
             claims: pushed.claims.clone(),
             acr: None,
+            authorization_details: pushed.authorization_details.clone(),
         };
         let grant_record = GrantRecord {
             grant_id: grant_id.clone(),

@@ -48,6 +48,7 @@ fn metadata(org: &OrgContext) -> Value {
         "request_object_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         "id_token_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         "claims_parameter_supported": true,
+        "authorization_details_types_supported": org.settings.authorization_details_types,
         "claims_supported": policy::SUPPORTED_CLAIMS,
     });
     // RFC 8414 §2: listed exactly when dynamic registration (RFC 7591) is enabled.

@@ -24,6 +24,8 @@ pub enum ErrorCode {
     UnsupportedResponseType,
     InvalidRequestUri,
     InvalidRequestObject,
+    /// RFC 9396 §5.
+    InvalidAuthorizationDetails,
     AccessDenied,
     LoginRequired,
     ConsentRequired,
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidAuthorizationDetails => "invalid_authorization_details",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::ConsentRequired => "consent_required",

@@ -317,6 +317,7 @@ impl Engine {
                 now,
                 lifetime,
                 Some(grant_id),
+                grant.authorization_details.as_ref(),
             )
             .await?;
         let refresh_token = if new_refresh_token && metadata.allows_grant("refresh_token") {
@@ -367,6 +368,7 @@ impl Engine {
             scope: scope_text,
             refresh_token,
             id_token,
+            authorization_details: grant.authorization_details.clone(),
         })
     }
 

@@ -96,6 +96,7 @@ impl Engine {
                     "cnf",
                     "auth_time",
                     "acr",
+                    "authorization_details",
                 ] {
                     if let Some(value) = claims.get(name) {
                         out.insert(name.into(), value.clone());

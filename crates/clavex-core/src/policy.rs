@@ -126,6 +126,66 @@ pub fn assertion_audience_accepted(
     }
 }
 
+/// RFC 9396: at most this many `authorization_details` objects in one request.
+pub const MAX_AUTHORIZATION_DETAILS: usize = 10;
+
+/// RFC 9396 §2: `authorization_details` is a JSON array of objects, each with a `type` the
+/// organization supports, and the common members (§2.2) of the right JSON types. Returns the
+/// parsed array, or what is wrong.
+pub fn check_authorization_details(text: &str, supported: &[String]) -> Result<Value, String> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|_| "authorization_details must be a JSON array".to_owned())?;
+    let Some(items) = value.as_array() else {
+        return Err("authorization_details must be a JSON array".to_owned());
+    };
+    if items.is_empty() {
+        return Err("authorization_details must not be empty".to_owned());
+    }
+    if items.len() > MAX_AUTHORIZATION_DETAILS {
+        return Err(format!(
+            "authorization_details holds more than {MAX_AUTHORIZATION_DETAILS} objects"
+        ));
+    }
+    for (index, item) in items.iter().enumerate() {
+        let Some(object) = item.as_object() else {
+            return Err(format!(
+                "authorization_details[{index}] must be a JSON object"
+            ));
+        };
+        let kind = match object.get("type") {
+            Some(Value::String(kind)) => kind,
+            Some(_) => {
+                return Err(format!(
+                    "authorization_details[{index}].type must be a string"
+                ));
+            }
+            None => return Err(format!("authorization_details[{index}] has no type")),
+        };
+        if !supported.iter().any(|s| s == kind) {
+            return Err(format!(
+                "authorization_details type {kind:?} is not supported here (supported: {})",
+                supported.join(", ")
+            ));
+        }
+        for member in ["locations", "actions", "datatypes", "privileges"] {
+            if let Some(v) = object.get(member) {
+                let strings = v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+                if !strings {
+                    return Err(format!(
+                        "authorization_details[{index}].{member} must be an array of strings"
+                    ));
+                }
+            }
+        }
+        if object.get("identifier").is_some_and(|v| !v.is_string()) {
+            return Err(format!(
+                "authorization_details[{index}].identifier must be a string"
+            ));
+        }
+    }
+    Ok(value)
+}
+
 /// JARM §2.1: a signed authorization response is short-lived; the code inside lives 60 s anyway.
 pub const AUTHORIZATION_RESPONSE_LIFETIME_SECS: i64 = 120;
 

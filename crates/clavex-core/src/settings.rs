@@ -66,6 +66,17 @@ pub struct OrgSettings {
     /// RFC 7591 dynamic client registration: `disabled`, `open` or `initial_access_token`.
     #[serde(default)]
     pub dynamic_registration: DynamicRegistration,
+    /// RFC 9396: the `type`s of `authorization_details` the organization's APIs understand.
+    #[serde(default = "default_authorization_details_types")]
+    pub authorization_details_types: Vec<String>,
+}
+
+/// The open-banking types of RFC 9396's examples, so that PSD2 clients work out of the box.
+fn default_authorization_details_types() -> Vec<String> {
+    vec![
+        "payment_initiation".to_owned(),
+        "account_information".to_owned(),
+    ]
 }
 
 fn default_access_token_lifetime() -> u64 {
@@ -83,6 +94,7 @@ impl Default for OrgSettings {
             dpop_nonce_required: false,
             accept_legacy_assertion_audience: false,
             dynamic_registration: DynamicRegistration::InitialAccessToken,
+            authorization_details_types: default_authorization_details_types(),
         }
     }
 }

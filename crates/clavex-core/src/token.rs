@@ -30,6 +30,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// RFC 9396 §7: the granted `authorization_details`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Value>,
 }
 
 impl Engine {
@@ -39,6 +42,15 @@ impl Engine {
         let grant_type = params
             .single("grant_type")?
             .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+        // RFC 9396 §6 lets a token request name (or narrow) authorization_details; Clavex takes
+        // them only at PAR, where the user approves them, and says so rather than ignore them.
+        if params.single("authorization_details")?.is_some() {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidAuthorizationDetails,
+                "authorization_details are accepted only in the pushed authorization request; the access token carries what the user approved there",
+            )
+            .into());
+        }
         match grant_type {
             "client_credentials" => self.client_credentials(&org, &request).await,
             "authorization_code" => self.authorization_code_grant(&org, &request).await,
@@ -104,6 +116,7 @@ impl Engine {
             scope,
             refresh_token: None,
             id_token: None,
+            authorization_details: None,
         })
     }
 
@@ -162,7 +175,7 @@ impl Engine {
         lifetime: u64,
     ) -> Result<String> {
         self.issue_access_token_for_grant(
-            org, subject, client_id, audience, scope, jkt, now, lifetime, None,
+            org, subject, client_id, audience, scope, jkt, now, lifetime, None, None,
         )
         .await
     }
@@ -181,6 +194,7 @@ impl Engine {
         now: i64,
         lifetime: u64,
         grant_id: Option<&str>,
+        authorization_details: Option<&Value>,
     ) -> Result<String> {
         let keys = self.org_keys(&org.record.id).await?;
         let signer = keys.signer(Algorithm::Es256)?;
@@ -201,6 +215,10 @@ impl Engine {
         claims.insert("cnf".into(), json!({ "jkt": jkt }));
         if let Some(grant_id) = grant_id {
             claims.insert("grant_id".into(), Value::String(grant_id.to_owned()));
+        }
+        // RFC 9396 §9.1: resource servers read what was approved from the token.
+        if let Some(details) = authorization_details {
+            claims.insert("authorization_details".into(), details.clone());
         }
         signer
             .sign_jwt(Some("at+jwt"), None, true, &Value::Object(claims))

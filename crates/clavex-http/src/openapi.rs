@@ -119,6 +119,7 @@ pub fn document() -> Value {
                 "OrganizationSettings": {"type": "object", "properties": {
                     "profile": {"type": "string", "enum": ["fapi2"]},
                     "scopes": {"type": "array", "items": {"type": "string"}},
+                    "authorization_details_types": {"type": "array", "items": {"type": "string"}, "default": ["payment_initiation", "account_information"]},
                     "default_audience": {"type": "string", "format": "uri"},
                     "resources": {"type": "array", "items": {"type": "string", "format": "uri"}},
                     "access_token_lifetime": {"type": "integer", "minimum": 30, "maximum": 86400},

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clavex_core::OAuthError;
 use clavex_core::authorization::{
-    BrowserContext, ConsentForm, Interaction, InteractionView, LoginForm, LoginOutcome, ParRequest,
-    ScopeView,
+    BrowserContext, ConsentForm, DetailView, Interaction, InteractionView, LoginForm, LoginOutcome,
+    ParRequest, ScopeView,
 };
 use clavex_core::form::{MAX_FORM_BYTES, Params};
 use clavex_core::userinfo::ResourceRequest;
@@ -57,6 +57,7 @@ struct ConsentPage<'a> {
     request_uri: &'a str,
     csrf: &'a str,
     scopes: &'a [ScopeView],
+    details: &'a [DetailView],
     username: Option<&'a str>,
 }
 
@@ -153,6 +154,7 @@ async fn respond(state: &AppState, org: &str, interaction: Interaction) -> ApiRe
                 request_uri: &view.request_uri,
                 csrf: &view.csrf,
                 scopes: &view.scopes,
+                details: &view.details,
                 username: view.username.as_deref(),
             })?;
             Ok(page(StatusCode::OK, html))

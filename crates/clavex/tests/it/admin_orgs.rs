@@ -412,7 +412,8 @@ async fn settings_can_be_read_and_changed() {
         json!({"profile": "fapi2", "scopes": ["accounts", "payments"], "resources": [],
                "access_token_lifetime": 300, "dpop_nonce_required": false,
                "accept_legacy_assertion_audience": false,
-               "dynamic_registration": "initial_access_token"})
+               "dynamic_registration": "initial_access_token",
+               "authorization_details_types": ["payment_initiation", "account_information"]})
     );
 
     let patched = server
@@ -435,7 +436,8 @@ async fn settings_can_be_read_and_changed() {
         "default_audience": "https://api.acme.example/",
         "resources": ["https://api.acme.example/payments"], "access_token_lifetime": 120,
         "dpop_nonce_required": false, "accept_legacy_assertion_audience": true,
-        "dynamic_registration": "initial_access_token"});
+        "dynamic_registration": "initial_access_token",
+        "authorization_details_types": ["payment_initiation", "account_information"]});
     assert_eq!(patched.body["settings"], expected);
     assert_eq!(patched.body["display_name"], "ACME Bank");
     let got = server.admin(Method::GET, ACME, ORG_TOKEN, None).await;

@@ -21,6 +21,7 @@ mod interaction;
 mod jar;
 mod jarm;
 mod par;
+mod rar;
 mod refresh;
 
 // Admin API, discovery, keys, persistence, configuration.

@@ -541,7 +541,7 @@ async fn par_never_answers_garbage_with_500() {
             "authorization_details",
             "[{\"type\":\"x\"}]",
             400,
-            "invalid_request",
+            "invalid_authorization_details",
         ),
     ];
     for (name, value, status, code) in cases {
