@@ -45,6 +45,9 @@ pub struct ClientMetadata {
     /// RFC 9101 §10.1: the one algorithm this client signs request objects with, if it said so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_object_signing_alg: Option<String>,
+    /// RFC 9701 §6: the algorithm of this client's signed introspection responses (ES256 default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_signed_response_alg: Option<String>,
     pub client_id_issued_at: i64,
 }
 
@@ -342,6 +345,10 @@ pub fn validate_registration(
         require_signed_request_object: opt_bool(body, "require_signed_request_object")?
             .unwrap_or(false),
         request_object_signing_alg: signing_alg_field(body, "request_object_signing_alg")?,
+        introspection_signed_response_alg: signing_alg_field(
+            body,
+            "introspection_signed_response_alg",
+        )?,
         client_id_issued_at: issued_at,
     })
 }

@@ -43,6 +43,7 @@ fn metadata(org: &OrgContext) -> Value {
         "introspection_endpoint": format!("{}/introspect", org.issuer),
         "introspection_endpoint_auth_methods_supported": policy::allowed_auth_methods(org.settings.profile),
         "introspection_endpoint_auth_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
+        "introspection_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         "dpop_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,
         // JAR at the PAR endpoint (RFC 9101, RFC 9126 §3); the front channel takes only request_uri.
         "request_object_signing_alg_values_supported": policy::ADVERTISED_ALGORITHMS,

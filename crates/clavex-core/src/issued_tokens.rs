@@ -17,10 +17,13 @@ use serde_json::{Map, Value, json};
 use crate::authorization::hash_secret;
 use crate::client_auth::AuthenticatedClient;
 use crate::engine::{Engine, OrgContext};
-use crate::error::{ErrorCode, OAuthError, Result};
+use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
 use crate::grants::RefreshPayload;
 use clavex_store::{ArtifactKind, GrantRecord};
+
+/// The `typ` (and, with `application/`, the media type) of a signed introspection response.
+pub const INTROSPECTION_JWT_TYP: &str = "token-introspection+jwt";
 
 /// A revocation or introspection request as the HTTP layer saw it.
 pub struct TokenQuery<'a> {
@@ -77,8 +80,51 @@ impl Engine {
     /// client it was issued to, since for anyone else it is a secret they should not hold.
     pub async fn introspect(&self, org_id: &str, request: TokenQuery<'_>) -> Result<Value> {
         let org = self.org(org_id).await?;
-        let (client, token) = self.authenticate_token_query(&org, &request).await?;
-        Ok(match self.locate(&org, token).await? {
+        let (_, answer) = self.introspection_answer(&org, &request).await?;
+        Ok(answer)
+    }
+
+    /// `POST /{org}/introspect` with `Accept: application/token-introspection+jwt` (RFC 9701): the
+    /// same answer as the `token_introspection` claim of a JWT signed by the organization, with
+    /// `iss`, `aud` (the asking client) and `iat`.
+    pub async fn introspect_signed(&self, org_id: &str, request: TokenQuery<'_>) -> Result<String> {
+        let org = self.org(org_id).await?;
+        let (client, answer) = self.introspection_answer(&org, &request).await?;
+        let metadata = &client.client.metadata;
+        let alg = match metadata.introspection_signed_response_alg.as_deref() {
+            Some(name) => clavex_jose::Algorithm::parse(name)
+                .map_err(|e| Error::Internal(format!("client introspection alg: {e}")))?,
+            None => clavex_jose::Algorithm::Es256,
+        };
+        let keys = self.org_keys(&org.record.id).await?;
+        let claims = json!({
+            "iss": org.issuer,
+            "aud": metadata.client_id,
+            "iat": self.now(),
+            "token_introspection": answer,
+        });
+        keys.signer(alg)?
+            .sign_jwt(Some(INTROSPECTION_JWT_TYP), None, true, &claims)
+            .map_err(|e| Error::Internal(format!("signing the introspection response: {e}")))
+    }
+
+    async fn introspection_answer(
+        &self,
+        org: &OrgContext,
+        request: &TokenQuery<'_>,
+    ) -> Result<(AuthenticatedClient, Value)> {
+        let (client, token) = self.authenticate_token_query(org, request).await?;
+        let answer = self.describe(org, &client, token).await?;
+        Ok((client, answer))
+    }
+
+    async fn describe(
+        &self,
+        org: &OrgContext,
+        client: &AuthenticatedClient,
+        token: &str,
+    ) -> Result<Value> {
+        Ok(match self.locate(org, token).await? {
             Located::Inactive => inactive(),
             Located::Access(claims) => {
                 let mut out = Map::new();

@@ -152,14 +152,37 @@ async fn revoke(
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
-/// RFC 7662: `{"active": …}` and, when active, the token's claims.
+/// RFC 7662: `{"active": …}` and, when active, the token's claims; as a signed JWT (RFC 9701) when
+/// the caller accepts `application/token-introspection+jwt`.
 async fn introspect(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
+    let wants_jwt = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|media| {
+            media
+                .split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case(INTROSPECTION_JWT_MEDIA_TYPE))
+        });
     let query = token_query(&headers, body, "introspection").await?;
+    if wants_jwt {
+        let jwt = state.engine.introspect_signed(&org, query).await?;
+        let mut response = jwt.into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(INTROSPECTION_JWT_MEDIA_TYPE),
+        );
+        return Ok(no_store(response));
+    }
     let answer = state.engine.introspect(&org, query).await?;
     Ok(no_store(axum::Json(answer).into_response()))
 }
+
+const INTROSPECTION_JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";

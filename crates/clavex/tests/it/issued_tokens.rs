@@ -394,3 +394,81 @@ async fn both_endpoints_authenticate_the_client_and_refuse_bad_requests() {
         answer.assert_oauth_error(400, "invalid_request", "application/x-www-form-urlencoded");
     }
 }
+
+#[tokio::test]
+async fn a_signed_introspection_response_when_the_caller_asks_for_one() {
+    let server = spawn().await;
+    server.create_user().await;
+    let (client, key, tokens) = tokens(&server).await;
+    let resource_server = server
+        .fapi_client(json!({"introspection_signed_response_alg": "PS256"}))
+        .await;
+    let access_token = text(&tokens, "access_token");
+    let introspect = |accept: &'static str, token: String| {
+        let server = &server;
+        let resource_server = &resource_server;
+        async move {
+            let assertion = resource_server.key.assertion(
+                &resource_server.client_id,
+                &server.issuer,
+                server.now(),
+            );
+            Answer::from(
+                server
+                    .http
+                    .post(format!("{}/introspect", server.issuer))
+                    .header("accept", accept)
+                    .form(&[
+                        ("token", token.as_str()),
+                        ("client_assertion_type", JWT_BEARER),
+                        ("client_assertion", assertion.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let answer = introspect(
+        "application/json;q=0.5, application/token-introspection+jwt",
+        access_token.to_owned(),
+    )
+    .await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text);
+    assert_eq!(
+        answer.headers["content-type"],
+        "application/token-introspection+jwt"
+    );
+    assert_eq!(answer.headers["cache-control"], "no-store");
+    let jwks = server.get(&format!("/{ORG}/jwks")).await.body;
+    let claims = verify_with_jwks(&answer.text, &jwks).expect("signed by a published key");
+    let (header, _) = decode_unverified(&answer.text);
+    assert_eq!(header["typ"], json!("token-introspection+jwt"));
+    assert_eq!(
+        header["alg"],
+        json!("PS256"),
+        "the client's introspection_signed_response_alg"
+    );
+    assert_eq!(claims["iss"], json!(server.issuer));
+    assert_eq!(claims["aud"], json!(resource_server.client_id));
+    assert!(claims["iat"].is_i64());
+    let inner = &claims["token_introspection"];
+    assert_eq!(inner["active"], json!(true));
+    assert_eq!(inner["client_id"], json!(client.client_id));
+    assert_eq!(inner["cnf"]["jkt"], json!(key.thumbprint()));
+    // RFC 9701 §5: the token's own claims stay inside token_introspection.
+    assert!(
+        claims.get("sub").is_none() && claims.get("exp").is_none(),
+        "{claims}"
+    );
+
+    // An inactive token is a signed {"active": false}.
+    let answer = introspect("application/token-introspection+jwt", "nope".to_owned()).await;
+    let claims = verify_with_jwks(&answer.text, &jwks).unwrap();
+    assert_eq!(claims["token_introspection"], json!({"active": false}));
+
+    // Without the media type in Accept, plain JSON as before.
+    let answer = introspect("application/json", access_token.to_owned()).await;
+    assert_eq!(answer.body["active"], json!(true), "{}", answer.text);
+}
