@@ -72,6 +72,20 @@ enum ToolsCommand {
         #[arg(long)]
         audience: String,
     },
+    /// Print a signed request object (JAR, RFC 9101) for `POST {issuer}/par`, valid 60 s.
+    RequestObject {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        client_id: String,
+        /// The issuer identifier, e.g. http://127.0.0.1:8080/acme.
+        #[arg(long)]
+        audience: String,
+        /// An authorization parameter, `name=value`; repeat for each. A value that is a JSON
+        /// array or object (`authorization_details`, `claims`) is embedded as JSON.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
     /// Print a PKCE code_verifier and its S256 code_challenge (JSON).
     Pkce,
     /// Print a DPoP proof for one request.
@@ -223,6 +237,18 @@ fn run_tool(tool: ToolsCommand) -> Result<()> {
             audience,
         } => {
             println!("{}", tools::client_assertion(&key, &client_id, &audience)?);
+            Ok(())
+        }
+        ToolsCommand::RequestObject {
+            key,
+            client_id,
+            audience,
+            params,
+        } => {
+            println!(
+                "{}",
+                tools::request_object(&key, &client_id, &audience, &params)?
+            );
             Ok(())
         }
         ToolsCommand::Pkce => print_json(&tools::pkce()),

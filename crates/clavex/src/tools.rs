@@ -68,6 +68,50 @@ pub fn client_assertion(key_file: &Path, client_id: &str, audience: &str) -> Res
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// A request object (RFC 9101, FAPI 2.0 Message Signing §5.3.1): the `name=value` parameters as
+/// claims plus `iss` and `client_id` (the client), `aud` (the issuer), `nbf`, `iat`, `exp` (60 s),
+/// `jti`; typed `oauth-authz-req+jwt`.
+pub fn request_object(
+    key_file: &Path,
+    client_id: &str,
+    audience: &str,
+    params: &[String],
+) -> Result<String> {
+    let key = load(key_file)?;
+    let now = now();
+    let mut claims = Map::new();
+    for param in params {
+        let Some((name, value)) = param.split_once('=') else {
+            bail!("--param {param:?} must be name=value");
+        };
+        let structured = (value.starts_with('[') || value.starts_with('{'))
+            .then(|| serde_json::from_str::<Value>(value).ok())
+            .flatten();
+        claims.insert(
+            name.to_owned(),
+            structured.unwrap_or_else(|| Value::String(value.to_owned())),
+        );
+    }
+    for (name, value) in [
+        ("iss", json!(client_id)),
+        ("client_id", json!(client_id)),
+        ("aud", json!(audience)),
+        ("iat", json!(now)),
+        ("nbf", json!(now)),
+        ("exp", json!(now + 60)),
+        ("jti", json!(clavex_jose::random_token(16))),
+    ] {
+        claims.insert(name.to_owned(), value);
+    }
+    key.sign_jwt(
+        Some("oauth-authz-req+jwt"),
+        None,
+        true,
+        &Value::Object(claims),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// A DPoP proof (RFC 9449 §4.2); with an access token, it carries `ath` for a resource request.
 pub fn dpop_proof(
     key_file: &Path,

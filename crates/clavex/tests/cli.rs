@@ -855,3 +855,153 @@ async fn development_tls_serves_https_only() {
     let (status, _) = server.terminate();
     assert!(status.success());
 }
+
+/// The `clavex tools` commands of the README walkthrough, against a real `clavex serve`: keygen,
+/// client-assertion, dpop-proof, pkce and request-object produce what the endpoints accept.
+#[tokio::test]
+async fn walkthrough_tools_produce_what_the_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let org_token = server.printed("CLAVEX_ORG_TOKEN").expect("org token");
+    let issuer = format!("{}/acme", server.base);
+    let tool = |args: &[&str]| {
+        let output = run(dir.path(), &[], &[&["tools"], args].concat());
+        assert!(
+            output.status.success(),
+            "tools {args:?}: {}",
+            stderr_of(&output)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let jwks: Value = serde_json::from_str(&tool(&["keygen", "--out", "client-key.json"])).unwrap();
+    tool(&["keygen", "--out", "dpop-key.json"]);
+    // Private key files are private; keygen never overwrites one.
+    let refused = run(
+        dir.path(),
+        &[],
+        &["tools", "keygen", "--out", "client-key.json"],
+    );
+    assert!(!refused.status.success());
+
+    let (status, client) = server
+        .post(
+            "/api/v1/organizations/acme/clients",
+            &org_token,
+            &json!({
+                "client_name": "walkthrough", "jwks": jwks,
+                "grant_types": ["client_credentials", "authorization_code"],
+                "response_types": ["code"], "redirect_uris": ["https://tpp.example.com/callback"],
+                "token_endpoint_auth_method": "private_key_jwt",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{client}");
+    let client_id = client["client_id"].as_str().unwrap();
+    let assertion = |tool: &dyn Fn(&[&str]) -> String| {
+        tool(&[
+            "client-assertion",
+            "--key",
+            "client-key.json",
+            "--client-id",
+            client_id,
+            "--audience",
+            &issuer,
+        ])
+    };
+    let form_post = |path: String, body: String, dpop: Option<String>| {
+        let mut request = server
+            .http
+            .post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(proof) = dpop {
+            request = request.header("DPoP", proof);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    const JWT_BEARER: &str = "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer";
+
+    // Step 1: client_credentials with an assertion and a DPoP proof from the tools.
+    let proof = tool(&[
+        "dpop-proof",
+        "--key",
+        "dpop-key.json",
+        "--url",
+        &format!("{issuer}/token"),
+    ]);
+    let (status, tokens) = form_post(
+        format!("{issuer}/token"),
+        format!(
+            "grant_type=client_credentials&client_assertion_type={JWT_BEARER}&client_assertion={}",
+            assertion(&tool)
+        ),
+        Some(proof),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "DPoP");
+
+    // A pushed request as a signed request object, with PKCE from the tools.
+    let pkce: Value = serde_json::from_str(&tool(&["pkce"])).unwrap();
+    let challenge = pkce["code_challenge"].as_str().unwrap();
+    let request = tool(&[
+        "request-object",
+        "--key",
+        "client-key.json",
+        "--client-id",
+        client_id,
+        "--audience",
+        &issuer,
+        "--param",
+        "response_type=code",
+        "--param",
+        "redirect_uri=https://tpp.example.com/callback",
+        "--param",
+        "scope=openid payments",
+        "--param",
+        &format!("code_challenge={challenge}"),
+        "--param",
+        "code_challenge_method=S256",
+        "--param",
+        "response_mode=jwt",
+        "--param",
+        r#"authorization_details=[{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":"1.00"}}]"#,
+    ]);
+    let (status, pushed) = form_post(
+        format!("{issuer}/par"),
+        format!(
+            "client_id={client_id}&client_assertion_type={JWT_BEARER}&client_assertion={}&request={request}",
+            assertion(&tool)
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{pushed}");
+    assert!(
+        pushed["request_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:ietf:params:oauth:request_uri:")
+    );
+
+    // Introspection of the step-1 token with a fresh assertion.
+    let (status, introspected) = form_post(
+        format!("{issuer}/introspect"),
+        format!(
+            "token={}&client_assertion_type={JWT_BEARER}&client_assertion={}",
+            tokens["access_token"].as_str().unwrap(),
+            assertion(&tool)
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{introspected}");
+    assert_eq!(introspected["active"], true);
+    assert_eq!(introspected["client_id"], client_id);
+}
