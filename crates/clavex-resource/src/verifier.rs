@@ -117,6 +117,21 @@ impl VerifiedAccessToken {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes().contains(&scope)
     }
+    /// The objects of the token's `authorization_details` claim (RFC 9396 §9.1) whose `type` is
+    /// `kind`: what the user approved, for the resource server to compare with the request.
+    pub fn authorization_details_of_type(&self, kind: &str) -> Vec<&Map<String, Value>> {
+        self.claims
+            .get("authorization_details")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .filter(|o| o.get("type").and_then(Value::as_str) == Some(kind))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
     /// `insufficient_scope` (403) unless the token carries `scope`.
     pub fn require_scope(&self, scope: &str) -> Result<(), ResourceError> {
         if self.has_scope(scope) {

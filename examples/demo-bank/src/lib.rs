@@ -3,6 +3,9 @@
 //!
 //! - `GET /accounts`: the demo accounts of the token's `sub`.
 //! - `GET /accounts/{id}`: one of them (404 for any other id).
+//! - `POST /payments`: a payment, executed only when the token (scope `payments`) carries a
+//!   `payment_initiation` authorization detail (RFC 9396) with the same amount, creditor and
+//!   remittance information; 403 `insufficient_scope` otherwise.
 //!
 //! Every request needs a DPoP-bound access token of the configured issuer with scope `accounts`
 //! (401 `invalid_token`/`invalid_dpop_proof`, 400 `invalid_request`, 403 `insufficient_scope`, with a
@@ -17,7 +20,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use clavex_resource::{
     ResourceConfig, ResourceError, ResourceRequest, ResourceVerifier, VerifiedAccessToken,
 };
@@ -84,6 +87,7 @@ pub fn router(config: Config) -> Result<Router, ResourceError> {
     Ok(Router::new()
         .route("/accounts", get(list_accounts))
         .route("/accounts/{id}", get(one_account))
+        .route("/payments", post(initiate_payment))
         .layer(axum::middleware::from_fn(fapi_headers))
         .with_state(bank))
 }
@@ -148,6 +152,18 @@ impl Bank {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Result<VerifiedAccessToken, Response> {
+        self.authorize_for(method, uri, headers, &self.required_scope)
+            .await
+    }
+
+    /// The token of a request, verified, with `scope`.
+    async fn authorize_for(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        scope: &str,
+    ) -> Result<VerifiedAccessToken, Response> {
         let fail = |err: ResourceError| error_response(&err, self.verifier.challenge(&err));
         let values = |name: HeaderName, err: fn() -> ResourceError| {
             headers
@@ -181,7 +197,7 @@ impl Bank {
             .verify(&request, (self.clock)())
             .await
             .map_err(fail)?;
-        token.require_scope(&self.required_scope).map_err(fail)?;
+        token.require_scope(scope).map_err(fail)?;
         Ok(token)
     }
 }
@@ -258,6 +274,76 @@ async fn one_account(
         )
             .into_response(),
     }
+}
+
+/// The members of a payment that the user approved and the payment must repeat exactly.
+const PAYMENT_MEMBERS: [&str; 4] = [
+    "instructedAmount",
+    "creditorName",
+    "creditorAccount",
+    "remittanceInformationUnstructured",
+];
+
+/// `POST /payments`: executes the payment only if the token carries a `payment_initiation`
+/// authorization detail (RFC 9396) with exactly these amount, creditor and remittance members —
+/// the user approved this payment, not just "payments".
+async fn initiate_payment(
+    State(bank): State<Arc<Bank>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let token = match bank
+        .authorize_for(&method, &uri, &headers, "payments")
+        .await
+    {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let Ok(Value::Object(payment)) = serde_json::from_slice::<Value>(&body) else {
+        return error_response(
+            &ResourceError::invalid_request("the payment must be a JSON object"),
+            None,
+        );
+    };
+    let approved = token
+        .authorization_details_of_type("payment_initiation")
+        .into_iter()
+        .any(|detail| {
+            PAYMENT_MEMBERS
+                .iter()
+                .all(|member| detail.get(*member) == payment.get(*member))
+        });
+    if !approved {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({
+                "error": "insufficient_scope",
+                "error_description": "the access token's authorization_details do not approve this payment",
+            })),
+        )
+            .into_response();
+    }
+    let mut created = serde_json::Map::new();
+    created.insert(
+        "payment_id".into(),
+        Value::String(uuid::Uuid::now_v7().to_string()),
+    );
+    created.insert(
+        "status".into(),
+        Value::String("AcceptedSettlementInProcess".into()),
+    );
+    created.insert(
+        "debtor".into(),
+        Value::String(token.subject().unwrap_or_default().to_owned()),
+    );
+    for member in PAYMENT_MEMBERS {
+        if let Some(value) = payment.get(member) {
+            created.insert(member.to_owned(), value.clone());
+        }
+    }
+    (StatusCode::CREATED, axum::Json(Value::Object(created))).into_response()
 }
 
 #[cfg(test)]

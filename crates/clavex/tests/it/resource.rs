@@ -593,3 +593,86 @@ async fn userinfo_uses_the_same_checks() {
     let info = server.userinfo(token, &dpop_key).await;
     assert_refused(&info, 403, "insufficient_scope");
 }
+
+/// `POST /payments` at the bank with `payment` as JSON and a proof for it.
+async fn pay(
+    server: &TestServer,
+    bank: &Bank,
+    token: &str,
+    key: &ClientKey,
+    payment: &Value,
+) -> Answer {
+    let url = format!("{BANK}/payments");
+    let mut claims = key.dpop_claims("POST", &url, server.now());
+    claims["ath"] = json!(ath(token));
+    Answer::from(
+        bank.http
+            .post(&url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", key.dpop_with(claims))
+            .json(payment)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_payment_runs_only_as_the_user_approved_it_in_authorization_details() {
+    use clavex_testkit::flow::pkce;
+    let server = spawn().await;
+    server.create_user().await;
+    let bank = bank(&server).await;
+    let client = server.fapi_client(json!({})).await;
+    let approved = json!({
+        "instructedAmount": {"currency": "EUR", "amount": "42.00"},
+        "creditorName": "Merchant A",
+        "creditorAccount": {"iban": "DE02100100109307118603"},
+        "remittanceInformationUnstructured": "Invoice 7",
+    });
+    let mut detail = approved.clone();
+    detail["type"] = json!("payment_initiation");
+    let details = json!([detail]).to_string();
+    let (verifier, challenge) = pkce();
+    let mut params = TestServer::authorization_params(&client, "openid payments", &challenge);
+    params.push(("authorization_details", &details));
+    let par = server.par(&client, &params, &[]).await;
+    assert_eq!(par.status.as_u16(), 201, "{}", par.text);
+    let done = server
+        .login_and_approve(
+            &Browser::new(),
+            &client.client_id,
+            par.body["request_uri"].as_str().unwrap(),
+        )
+        .await;
+    let code = done.redirect_param("code").expect("code");
+    let dpop = ClientKey::es256();
+    let tokens = server.redeem_code(&client, &code, &verifier, &dpop).await;
+    let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+
+    let paid = pay(&server, &bank, &token, &dpop, &approved).await;
+    assert_eq!(paid.status.as_u16(), 201, "{}", paid.text);
+    assert_eq!(paid.body["status"], "AcceptedSettlementInProcess");
+    assert_eq!(paid.body["instructedAmount"], approved["instructedAmount"]);
+
+    // Another amount, or another creditor, is not what the user approved.
+    for (member, value) in [
+        (
+            "instructedAmount",
+            json!({"currency": "EUR", "amount": "4200.00"}),
+        ),
+        ("creditorAccount", json!({"iban": "GB33BUKB20201555555555"})),
+    ] {
+        let mut changed = approved.clone();
+        changed[member] = value;
+        let refused = pay(&server, &bank, &token, &dpop, &changed).await;
+        assert_eq!(refused.status.as_u16(), 403, "{member}: {}", refused.text);
+        assert_eq!(refused.error(), "insufficient_scope");
+    }
+
+    // A token with the payments scope but no authorization_details pays nothing.
+    let plain = self::token(&server, &dpop, "payments").await;
+    let refused = pay(&server, &bank, &plain, &dpop, &approved).await;
+    assert_eq!(refused.status.as_u16(), 403, "{}", refused.text);
+}
