@@ -249,6 +249,16 @@ impl Engine {
         request: ParRequest<'_>,
     ) -> Result<ParResponse> {
         let org = self.org(org_id).await?;
+        self.push_request(&org, &request).await.map_err(|err| {
+            crate::client_auth::with_client_challenge(err, &org, request.authorization_header)
+        })
+    }
+
+    async fn push_request(
+        &self,
+        org: &OrgContext,
+        request: &ParRequest<'_>,
+    ) -> Result<ParResponse> {
         let params = &request.params;
         // RFC 9126 §2.1: request_uri must not be pushed.
         if params.single("request_uri")?.is_some() {
@@ -257,7 +267,7 @@ impl Engine {
             ));
         }
         let authenticated = self
-            .authenticate_client(&org, params, request.authorization_header)
+            .authenticate_client(org, params, request.authorization_header)
             .await?;
         let client = authenticated.client.clone();
         let metadata = &client.metadata;
@@ -293,7 +303,7 @@ impl Engine {
             ));
         }
         let scope =
-            self.check_authorization_scope(&org, &client, params.single("scope")?.unwrap_or(""))?;
+            self.check_authorization_scope(org, &client, params.single("scope")?.unwrap_or(""))?;
         let method = params.single("code_challenge_method")?;
         let challenge = params.single("code_challenge")?;
         match (challenge, method) {
@@ -407,7 +417,7 @@ impl Engine {
                 },
                 now,
             )?;
-            self.check_dpop_nonce(&org, &proof)?;
+            self.check_dpop_nonce(org, &proof)?;
             if dpop_jkt_param.is_some_and(|jkt| jkt != proof.jkt) {
                 return Err(OAuthError::invalid_dpop_proof(
                     "dpop_jkt does not match the key of the DPoP proof",
@@ -422,9 +432,9 @@ impl Engine {
             .or_else(|| dpop_jkt_param.map(str::to_owned));
 
         if let Some(proof) = &proof {
-            self.record_proof_use(&org, proof).await?;
+            self.record_proof_use(org, proof).await?;
         }
-        self.record_assertion_use(&org, &authenticated).await?;
+        self.record_assertion_use(org, &authenticated).await?;
 
         let pushed = PushedRequest {
             client_id: metadata.client_id.clone(),
