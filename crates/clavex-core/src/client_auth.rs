@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use clavex_jose::{Algorithm, Jws, JwsLimits, PublicKey};
+use clavex_jose::{Algorithm, JwkSet, Jws, JwsLimits, PublicKey};
 use serde_json::Value;
 
 use crate::client::ResolvedClient;
-use crate::engine::{Engine, OrgContext, RemoteKeys};
+use crate::engine::{Engine, FailedJwksFetch, OrgContext, RemoteKeys};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
 use crate::policy;
@@ -245,6 +245,41 @@ impl Engine {
         })
     }
 
+    /// Fetches a client's `jwks_uri`, unless a fetch of it failed less than
+    /// [`policy::JWKS_FETCH_FAILURE_RETRY_SECS`] ago: then the remembered failure is answered
+    /// without any outbound request.
+    async fn fetch_client_jwks(&self, uri: &str, now: i64) -> Result<JwkSet> {
+        if let Some(failed) = self.jwks_failures.get(uri).await {
+            let retry_at = failed.failed_at + policy::JWKS_FETCH_FAILURE_RETRY_SECS;
+            if now < retry_at {
+                return Err(reject(format!(
+                    "the client's JWKS could not be fetched: {} (not fetched again for {} s)",
+                    failed.reason,
+                    retry_at - now
+                )));
+            }
+        }
+        match self.fetcher.fetch(uri).await {
+            Ok(set) => {
+                self.jwks_failures.invalidate(uri).await;
+                Ok(set)
+            }
+            Err(reason) => {
+                let description = format!("the client's JWKS could not be fetched: {reason}");
+                self.jwks_failures
+                    .insert(
+                        uri.to_owned(),
+                        Arc::new(FailedJwksFetch {
+                            reason,
+                            failed_at: now,
+                        }),
+                    )
+                    .await;
+                Err(reject(description))
+            }
+        }
+    }
+
     /// The client's key for this assertion: inline `jwks`, or `jwks_uri` (cached; fetched again once
     /// when the `kid` is unknown, at most every few seconds).
     async fn assertion_key(
@@ -282,12 +317,7 @@ impl Engine {
                 "no key in the client's jwks_uri matches the assertion's kid and alg",
             ));
         }
-        let set = self
-            .fetcher
-            .fetch(uri)
-            .await
-            .map_err(|msg| reject(format!("client keys unavailable: {msg}")))?;
-        let set = Arc::new(set);
+        let set = Arc::new(self.fetch_client_jwks(uri, now).await?);
         self.remote_keys
             .insert(
                 cache_key,

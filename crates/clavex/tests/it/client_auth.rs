@@ -1096,7 +1096,11 @@ async fn jwks_uri_with_a_private_key_is_refused() {
     let answer = server
         .client_credentials(&client_id, &key, &dpop, &[])
         .await;
-    answer.assert_oauth_error(401, "invalid_client", "client keys unavailable");
+    answer.assert_oauth_error(
+        401,
+        "invalid_client",
+        "the client's JWKS could not be fetched",
+    );
     answer.assert_oauth_error(401, "invalid_client", "private key member 'd'");
     assert_eq!(jwks.hits(), 1);
 
@@ -1136,6 +1140,98 @@ async fn jwks_uri_with_invalid_json_or_an_error_status_is_refused() {
         .client_credentials(&client_id, &key, &dpop, &[])
         .await
         .assert_oauth_error(401, "invalid_client", "jwks_uri answered HTTP 500");
+    assert_eq!(jwks.hits(), 3);
+}
+
+/// A failed `jwks_uri` fetch is remembered per URI for `JWKS_FETCH_FAILURE_RETRY_SECS` (10 s):
+/// assertions meanwhile get `invalid_client` without another outbound request, whichever client
+/// uses the URI; after the window the recovered `jwks_uri` is fetched and used again.
+#[tokio::test]
+async fn failed_jwks_uri_fetches_are_remembered_briefly() {
+    let server = spawn().await;
+    let dpop = ClientKey::es256();
+    let key = ClientKey::es256();
+    let jwks = JwksServer::start(key.jwks().to_string()).await;
+    jwks.set(503, "{}".to_owned());
+    let client_id = jwks_uri_client(&server, &jwks.url).await;
+    let second_client = jwks_uri_client(&server, &jwks.url).await;
+
+    let first = server
+        .client_credentials(&client_id, &key, &dpop, &[])
+        .await;
+    first.assert_oauth_error(
+        401,
+        "invalid_client",
+        "the client's JWKS could not be fetched: jwks_uri answered HTTP 503",
+    );
+    assert_eq!(jwks.hits(), 1);
+
+    // A flood of assertions within the window: answered from memory, for every client of the URI.
+    for client in [&client_id, &second_client, &client_id, &second_client] {
+        server
+            .client_credentials(client, &key, &dpop, &[])
+            .await
+            .assert_oauth_error(
+                401,
+                "invalid_client",
+                "the client's JWKS could not be fetched: jwks_uri answered HTTP 503",
+            );
+    }
+    assert_eq!(
+        jwks.hits(),
+        1,
+        "no outbound fetch while the failure is remembered"
+    );
+
+    // The jwks_uri recovers; until the window ends, the failure still stands.
+    jwks.set(200, key.jwks().to_string());
+    server.clock.advance(9);
+    server
+        .client_credentials(&client_id, &key, &dpop, &[])
+        .await
+        .assert_oauth_error(401, "invalid_client", "not fetched again for 1 s");
+    assert_eq!(jwks.hits(), 1);
+
+    // After the window the recovered document is fetched once and used (and cached) again.
+    server.clock.advance(1);
+    assert_ok(
+        &server
+            .client_credentials(&client_id, &key, &dpop, &[])
+            .await,
+        "recovered jwks_uri",
+    );
+    assert_eq!(jwks.hits(), 2);
+    assert_ok(
+        &server
+            .client_credentials(&client_id, &key, &dpop, &[])
+            .await,
+        "cached keys",
+    );
+    assert_eq!(jwks.hits(), 2);
+
+    // A later failure (here: the unknown kid of a rotated key makes the server refetch) is
+    // remembered again.
+    jwks.set(500, "{}".to_owned());
+    server.clock.advance(11);
+    let rotated = ClientKey::with_kid(Algorithm::Es256, "rotated");
+    for _ in 0..3 {
+        server
+            .client_credentials(&client_id, &rotated, &dpop, &[])
+            .await
+            .assert_oauth_error(
+                401,
+                "invalid_client",
+                "the client's JWKS could not be fetched: jwks_uri answered HTTP 500",
+            );
+    }
+    assert_eq!(jwks.hits(), 3);
+    // The keys already fetched still serve the kid they have.
+    assert_ok(
+        &server
+            .client_credentials(&client_id, &key, &dpop, &[])
+            .await,
+        "known kid from the earlier fetch",
+    );
     assert_eq!(jwks.hits(), 3);
 }
 
