@@ -2,7 +2,9 @@
 //! both call these; neither restates a rule.
 
 use clavex_jose::Algorithm;
-use clavex_store::{AdminTokenRecord, ClientRecord, KeyStatus, OrganizationRecord, UserRecord};
+use clavex_store::{
+    AdminTokenRecord, ArtifactKind, ClientRecord, KeyStatus, OrganizationRecord, UserRecord,
+};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -535,6 +537,8 @@ impl Engine {
         Ok(metadata)
     }
 
+    /// Deletes a client and its RFC 7592 registration access token (if it was registered
+    /// dynamically), whichever API deletes it.
     pub async fn delete_client(&self, org_id: &str, client_id: &str) -> Result<()> {
         self.store
             .delete_client(org_id, client_id)
@@ -546,6 +550,16 @@ impl Engine {
                 other => other.into(),
             })?;
         self.forget_client(org_id, client_id).await;
+        // After the client, so that a failed delete never leaves a client without its token. A
+        // token left behind by a failure here is unusable (its client is gone) and is deleted when
+        // it is next presented (`dcr_authenticate`); the client's deletion stands.
+        if let Err(err) = self
+            .store
+            .delete_client_artifacts(ArtifactKind::RegistrationAccessToken, org_id, client_id)
+            .await
+        {
+            tracing::warn!(org = %org_id, client_id = %client_id, error = %err, "could not delete the registration access token of a deleted client");
+        }
         Ok(())
     }
 

@@ -293,6 +293,16 @@ impl Engine {
         request: ParRequest<'_>,
     ) -> Result<ParResponse> {
         let org = self.org(org_id).await?;
+        self.push_request(&org, &request).await.map_err(|err| {
+            crate::client_auth::with_client_challenge(err, &org, request.authorization_header)
+        })
+    }
+
+    async fn push_request(
+        &self,
+        org: &OrgContext,
+        request: &ParRequest<'_>,
+    ) -> Result<ParResponse> {
         let form = &request.params;
         // RFC 9126 §2.1: request_uri must not be pushed.
         if form.single("request_uri")?.is_some() {
@@ -301,7 +311,7 @@ impl Engine {
             ));
         }
         let authenticated = self
-            .authenticate_client(&org, form, request.authorization_header)
+            .authenticate_client(org, form, request.authorization_header)
             .await?;
         let client = authenticated.client.clone();
         let metadata = &client.metadata;
@@ -309,7 +319,7 @@ impl Engine {
         // authorization request; the outer form only authenticates the client.
         let from_request_object = match form.single("request")? {
             Some(request_object) => Some(
-                self.verify_request_object(&org, &client, request_object)
+                self.verify_request_object(org, &client, request_object)
                     .await?,
             ),
             None if metadata.require_signed_request_object => {
@@ -347,7 +357,7 @@ impl Engine {
             ));
         }
         let scope =
-            self.check_authorization_scope(&org, &client, params.single("scope")?.unwrap_or(""))?;
+            self.check_authorization_scope(org, &client, params.single("scope")?.unwrap_or(""))?;
         let method = params.single("code_challenge_method")?;
         let challenge = params.single("code_challenge")?;
         match (challenge, method) {
@@ -465,7 +475,7 @@ impl Engine {
                 },
                 now,
             )?;
-            self.check_dpop_nonce(&org, &proof)?;
+            self.check_dpop_nonce(org, &proof)?;
             if dpop_jkt_param.is_some_and(|jkt| jkt != proof.jkt) {
                 return Err(OAuthError::invalid_dpop_proof(
                     "dpop_jkt does not match the key of the DPoP proof",
@@ -479,7 +489,7 @@ impl Engine {
             .map(|p| p.jkt.clone())
             .or_else(|| dpop_jkt_param.map(str::to_owned));
 
-        self.record_request_uses(&org, proof.as_ref(), &authenticated)
+        self.record_request_uses(org, proof.as_ref(), &authenticated)
             .await?;
 
         let pushed = PushedRequest {

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use clavex_jose::{Algorithm, Jws, JwsLimits, PublicKey};
+use clavex_jose::{Algorithm, JwkSet, Jws, JwsLimits, PublicKey};
 use serde_json::Value;
 
 use crate::client::ResolvedClient;
-use crate::engine::{Engine, OrgContext, RemoteKeys};
-use crate::error::{Error, OAuthError, Result};
+use crate::engine::{Engine, FailedJwksFetch, OrgContext, RemoteKeys};
+use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
 use crate::policy;
 
@@ -24,6 +24,47 @@ const JWKS_REFETCH_MIN_INTERVAL: i64 = 10;
 
 fn reject(msg: impl Into<String>) -> Error {
     Error::OAuth(OAuthError::invalid_client(msg))
+}
+
+/// The longest `Authorization` scheme echoed back in a challenge.
+const MAX_SCHEME_LEN: usize = 32;
+
+/// The authentication scheme of an `Authorization` header value (RFC 9110 §11.4: a token before
+/// the credentials), with the registered schemes in their usual spelling. `None` when the value
+/// does not start with a token (nothing that could be echoed into a header safely).
+pub(crate) fn authorization_scheme(header: &str) -> Option<String> {
+    let scheme = header.trim_start().split([' ', '\t']).next()?;
+    let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if scheme.is_empty() || scheme.len() > MAX_SCHEME_LEN || !scheme.chars().all(is_tchar) {
+        return None;
+    }
+    Some(
+        ["Basic", "Bearer", "DPoP", "Digest"]
+            .into_iter()
+            .find(|known| known.eq_ignore_ascii_case(scheme))
+            .unwrap_or(scheme)
+            .to_owned(),
+    )
+}
+
+/// RFC 6749 §5.2: when the client tried to authenticate with the HTTP `Authorization` header, an
+/// `invalid_client` answer is a 401 with a `WWW-Authenticate` challenge for the scheme it used.
+/// Every endpoint that authenticates clients passes its errors through here.
+pub(crate) fn with_client_challenge(
+    err: Error,
+    org: &OrgContext,
+    authorization_header: Option<&str>,
+) -> Error {
+    match (err, authorization_header.and_then(authorization_scheme)) {
+        (Error::OAuth(e), Some(scheme)) if e.code == ErrorCode::InvalidClient => {
+            Error::ClientChallenge {
+                description: e.description,
+                scheme,
+                realm: org.issuer.clone(),
+            }
+        }
+        (err, _) => err,
+    }
 }
 
 fn string_claim<'a>(
@@ -58,7 +99,8 @@ fn time_claim(claims: &serde_json::Map<String, Value>, name: &str) -> Result<Opt
 }
 
 impl Engine {
-    /// Authenticates the client of a back-channel request (token endpoint; later PAR).
+    /// Authenticates the client of a back-channel request (token and PAR endpoints). Callers map
+    /// their errors with [`with_client_challenge`].
     pub async fn authenticate_client(
         &self,
         org: &OrgContext,
@@ -66,7 +108,8 @@ impl Engine {
         authorization_header: Option<&str>,
     ) -> Result<AuthenticatedClient> {
         if authorization_header
-            .is_some_and(|h| h.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("basic ")))
+            .and_then(authorization_scheme)
+            .is_some_and(|scheme| scheme == "Basic")
         {
             return Err(reject(
                 "client_secret_basic is not allowed under FAPI 2.0; authenticate with private_key_jwt",
@@ -202,6 +245,41 @@ impl Engine {
         })
     }
 
+    /// Fetches a client's `jwks_uri`, unless a fetch of it failed less than
+    /// [`policy::JWKS_FETCH_FAILURE_RETRY_SECS`] ago: then the remembered failure is answered
+    /// without any outbound request.
+    async fn fetch_client_jwks(&self, uri: &str, now: i64) -> Result<JwkSet> {
+        if let Some(failed) = self.jwks_failures.get(uri).await {
+            let retry_at = failed.failed_at + policy::JWKS_FETCH_FAILURE_RETRY_SECS;
+            if now < retry_at {
+                return Err(reject(format!(
+                    "the client's JWKS could not be fetched: {} (not fetched again for {} s)",
+                    failed.reason,
+                    retry_at - now
+                )));
+            }
+        }
+        match self.fetcher.fetch(uri).await {
+            Ok(set) => {
+                self.jwks_failures.invalidate(uri).await;
+                Ok(set)
+            }
+            Err(reason) => {
+                let description = format!("the client's JWKS could not be fetched: {reason}");
+                self.jwks_failures
+                    .insert(
+                        uri.to_owned(),
+                        Arc::new(FailedJwksFetch {
+                            reason,
+                            failed_at: now,
+                        }),
+                    )
+                    .await;
+                Err(reject(description))
+            }
+        }
+    }
+
     /// The client's key for this assertion: inline `jwks`, or `jwks_uri` (cached; fetched again once
     /// when the `kid` is unknown, at most every few seconds).
     pub(crate) async fn assertion_key(
@@ -239,12 +317,7 @@ impl Engine {
                 "no key in the client's jwks_uri matches the assertion's kid and alg",
             ));
         }
-        let set = self
-            .fetcher
-            .fetch(uri)
-            .await
-            .map_err(|msg| reject(format!("client keys unavailable: {msg}")))?;
-        let set = Arc::new(set);
+        let set = Arc::new(self.fetch_client_jwks(uri, now).await?);
         self.remote_keys
             .insert(
                 cache_key,

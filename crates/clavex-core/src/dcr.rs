@@ -81,7 +81,6 @@ pub struct RegistrationAuth {
     org: Arc<OrgContext>,
     client: ClientMetadata,
     token: String,
-    token_hash: Vec<u8>,
 }
 
 impl RegistrationAuth {
@@ -350,7 +349,6 @@ impl Engine {
             org,
             client,
             token: token.to_owned(),
-            token_hash,
         })
     }
 
@@ -393,13 +391,11 @@ impl Engine {
         client_information(&auth.org, &metadata, &auth.token)
     }
 
-    /// RFC 7592 §2.3: deletes the client and its registration access token. The node's cached client
-    /// is dropped at once, so the client cannot authenticate any more.
+    /// RFC 7592 §2.3: deletes the client and (with it, in [`Engine::delete_client`]) its
+    /// registration access token. The node's cached client is dropped at once, so the client cannot
+    /// authenticate any more.
     pub async fn dcr_delete(&self, auth: RegistrationAuth) -> Result<()> {
         self.delete_client(&auth.org.record.id, auth.client_id())
-            .await?;
-        self.store
-            .delete_artifact(ArtifactKind::RegistrationAccessToken, &auth.token_hash)
             .await?;
         tracing::info!(org = %auth.org.record.id, client_id = %auth.client_id(), "client deleted dynamically");
         Ok(())

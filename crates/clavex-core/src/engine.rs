@@ -43,6 +43,13 @@ pub(crate) struct RemoteKeys {
     pub fetched_at: i64,
 }
 
+/// A failed fetch of a `jwks_uri`, remembered for [`crate::policy::JWKS_FETCH_FAILURE_RETRY_SECS`].
+pub(crate) struct FailedJwksFetch {
+    /// Why, as safe to show the client.
+    pub reason: String,
+    pub failed_at: i64,
+}
+
 pub struct Engine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -52,6 +59,9 @@ pub struct Engine {
     pub(crate) keys: Cache<String, Arc<OrgKeys>>,
     pub(crate) clients: Cache<(String, String), Arc<ResolvedClient>>,
     pub(crate) remote_keys: Cache<(String, String), Arc<RemoteKeys>>,
+    /// Failed `jwks_uri` fetches by URI (negative cache). Whether one still applies is decided on
+    /// the engine clock (`failed_at`); the cache's own expiry only bounds how long entries are kept.
+    pub(crate) jwks_failures: Cache<String, Arc<FailedJwksFetch>>,
     pub(crate) fetcher: JwksFetcher,
     pub(crate) hasher: PasswordHasherPool,
     pub(crate) nonces: crate::dpop_nonce::NonceIssuer,
@@ -87,6 +97,10 @@ impl Engine {
                 .time_to_live(config.cache_ttl)
                 .build(),
             remote_keys: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+            jwks_failures: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),

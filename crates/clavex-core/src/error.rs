@@ -121,6 +121,16 @@ pub enum Error {
     /// nonce in the `DPoP-Nonce` header.
     #[error("use_dpop_nonce: {description}")]
     UseDpopNonce { description: String, nonce: String },
+    /// RFC 6749 §5.2: client authentication failed and the client had tried the HTTP
+    /// `Authorization` header (e.g. `Basic`, which FAPI 2.0 refuses). Answered 401 `invalid_client`
+    /// with a `WWW-Authenticate` challenge for the `scheme` the client used, in `realm` (the
+    /// organization's issuer).
+    #[error("invalid_client: {description}")]
+    ClientChallenge {
+        description: String,
+        scheme: String,
+        realm: String,
+    },
     /// A protected-resource error (RFC 6750 §3, RFC 9449 §7.1): answered with `WWW-Authenticate`.
     #[error("resource: {0}")]
     Resource(OAuthError),

@@ -188,10 +188,16 @@ impl Engine {
         org: &OrgContext,
         request: &'r TokenQuery<'_>,
     ) -> Result<(AuthenticatedClient, &'r str)> {
+        // RFC 6749 §5.2: an Authorization-header attempt is answered with a challenge for its scheme.
+        let challenge =
+            |err| crate::client_auth::with_client_challenge(err, org, request.authorization_header);
         let client = self
             .authenticate_client(org, &request.params, request.authorization_header)
-            .await?;
-        self.record_request_uses(org, None, &client).await?;
+            .await
+            .map_err(challenge)?;
+        self.record_request_uses(org, None, &client)
+            .await
+            .map_err(challenge)?;
         let token = request
             .params
             .single("token")?

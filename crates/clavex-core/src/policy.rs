@@ -17,6 +17,13 @@ pub use clavex_resource::policy::{
 /// A client assertion may not live longer than this from now (bounds the replay record we keep).
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
 
+/// After a failed fetch of a client's `jwks_uri` (unreachable, error status, not a usable JWKS), the
+/// URI is not fetched again for this long: assertions of its clients meanwhile get `invalid_client`
+/// at once, so a flood of them costs no outbound request each. The same as the wait before a
+/// refetch for an unknown `kid` (`client_auth`): a `jwks_uri` is fetched at most once per 10 s in
+/// either case, and a recovered one is used again at most 10 s after it failed.
+pub const JWKS_FETCH_FAILURE_RETRY_SECS: i64 = 10;
+
 pub const OIDC_SCOPES: [&str; 5] = ["openid", "profile", "email", "address", "phone"];
 
 pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =

@@ -38,6 +38,16 @@ pub struct TokenResponse {
 impl Engine {
     pub async fn token(&self, org_id: &str, request: TokenRequest<'_>) -> Result<TokenResponse> {
         let org = self.org(org_id).await?;
+        self.token_grant(&org, &request).await.map_err(|err| {
+            crate::client_auth::with_client_challenge(err, &org, request.authorization_header)
+        })
+    }
+
+    async fn token_grant(
+        &self,
+        org: &OrgContext,
+        request: &TokenRequest<'_>,
+    ) -> Result<TokenResponse> {
         let params = &request.params;
         let grant_type = params
             .single("grant_type")?
@@ -52,9 +62,9 @@ impl Engine {
             .into());
         }
         match grant_type {
-            "client_credentials" => self.client_credentials(&org, &request).await,
-            "authorization_code" => self.authorization_code_grant(&org, &request).await,
-            "refresh_token" => self.refresh_token_grant(&org, &request).await,
+            "client_credentials" => self.client_credentials(org, request).await,
+            "authorization_code" => self.authorization_code_grant(org, request).await,
+            "refresh_token" => self.refresh_token_grant(org, request).await,
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!("grant_type {other} is not supported"),

@@ -40,6 +40,20 @@ fn body(status: StatusCode, error: &str, description: &str) -> Response {
     response
 }
 
+/// An RFC 9110 §5.6.4 quoted-string.
+fn quoted_string(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.0 {
@@ -62,6 +76,26 @@ impl IntoResponse for ApiError {
                 response
             }
             Error::OAuth(err) => body(oauth_status(err.code), err.code.as_str(), &err.description),
+            Error::ClientChallenge {
+                description,
+                scheme,
+                realm,
+            } => {
+                // RFC 6749 §5.2: a client that tried the Authorization header gets a challenge for
+                // the scheme it used (RFC 9110 §11.6.1; `realm` as RFC 7617 requires for Basic).
+                let challenge = format!("{scheme} realm={}", quoted_string(&realm));
+                let mut response = body(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::InvalidClient.as_str(),
+                    &description,
+                );
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                response
+            }
             Error::UseDpopNonce { description, nonce } => {
                 let mut response = body(StatusCode::BAD_REQUEST, "use_dpop_nonce", &description);
                 if let Ok(value) = HeaderValue::from_str(&nonce) {

@@ -1432,6 +1432,7 @@ pub async fn check_flow_all(store: &dyn StoreWithFlow) -> CheckResult {
     check_flow_consume_concurrent(store).await?;
     check_flow_consume_and_issue(store).await?;
     check_flow_purge_artifacts(store).await?;
+    check_flow_delete_client_artifacts(store).await?;
     check_flow_grants(store).await?;
     check_flow_revoke_user_grants(store).await?;
     check_flow_consents(store).await?;
@@ -2304,6 +2305,72 @@ pub async fn check_flow_purge_artifacts(store: &dyn StoreWithFlow) -> CheckResul
     )?;
 
     ok(store.delete_organization(o).await, "delete org")
+}
+
+/// `delete_client_artifacts`: every artifact of the kind and client goes, and nothing else — not
+/// another kind of the same client, not another client's, not one without a client, not the same
+/// client id's in another organization.
+pub async fn check_flow_delete_client_artifacts(store: &dyn StoreWithFlow) -> CheckResult {
+    let sfx = unique_suffix();
+    let org_a = org(&format!("conf-del-client-art-a-{sfx}"));
+    let org_b = org(&format!("conf-del-client-art-b-{sfx}"));
+    for o in [&org_a, &org_b] {
+        ok(store.insert_organization(o).await, "insert org")?;
+    }
+    let (a, b) = (org_a.id.as_str(), org_b.id.as_str());
+    let rat = ArtifactKind::RegistrationAccessToken;
+    let of =
+        |tag: &str, kind: ArtifactKind, org_id: &str, client_id: Option<&str>| ArtifactRecord {
+            client_id: client_id.map(str::to_owned),
+            ..artifact(kind, id_hash(tag, &sfx), org_id, None)
+        };
+    let doomed = [
+        of("rat-1", rat, a, Some("client-ü")),
+        of("rat-2", rat, a, Some("client-ü")),
+    ];
+    let kept = [
+        of("code", ArtifactKind::AuthorizationCode, a, Some("client-ü")),
+        of("other-client", rat, a, Some("client-other")),
+        of("no-client", rat, a, None),
+        of("other-org", rat, b, Some("client-ü")),
+    ];
+    for artifact in doomed.iter().chain(&kept) {
+        ok(store.insert_artifact(artifact).await, "insert artifact")?;
+    }
+
+    ensure_eq(
+        ok(
+            store.delete_client_artifacts(rat, a, "client-ü").await,
+            "delete client artifacts",
+        )?,
+        2,
+        "delete_client_artifacts counts what it deleted",
+    )?;
+    for gone in &doomed {
+        ensure_eq(
+            ok(store.get_artifact(gone.kind, &gone.id_hash).await, "get")?,
+            None,
+            "the client's artifacts of the kind are deleted",
+        )?;
+    }
+    for stays in &kept {
+        ensure_eq(
+            ok(store.get_artifact(stays.kind, &stays.id_hash).await, "get")?,
+            Some(stays.clone()),
+            "other kinds, clients and organizations are untouched",
+        )?;
+    }
+    ensure_eq(
+        ok(
+            store.delete_client_artifacts(rat, a, "client-ü").await,
+            "delete client artifacts again",
+        )?,
+        0,
+        "nothing left to delete",
+    )?;
+
+    ok(store.delete_organization(a).await, "delete org")?;
+    ok(store.delete_organization(b).await, "delete org")
 }
 
 /// Grants: round trip, conflict, revoke once, and revocation deletes exactly the grant's artifacts.

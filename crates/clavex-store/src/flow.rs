@@ -146,6 +146,15 @@ pub trait FlowStore: Send + Sync + 'static {
     ) -> StoreResult<Consumed>;
     /// Deletes an artifact (logout deletes the session). Returns whether it existed.
     async fn delete_artifact(&self, kind: ArtifactKind, id_hash: &[u8]) -> StoreResult<bool>;
+    /// Deletes every artifact of `kind` belonging to client `client_id` of organization `org_id`;
+    /// returns how many. Deleting a client uses it for the client's registration access tokens,
+    /// which would otherwise be kept forever.
+    async fn delete_client_artifacts(
+        &self,
+        kind: ArtifactKind,
+        org_id: &str,
+        client_id: &str,
+    ) -> StoreResult<u64>;
     /// Deletes artifacts whose `retain_until` is before `now` (strictly); returns how many.
     async fn purge_artifacts(&self, now: UnixSeconds) -> StoreResult<u64>;
 

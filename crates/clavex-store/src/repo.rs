@@ -101,6 +101,8 @@ pub(crate) mod sql {
         RETURNING kind, id_hash, org_id, client_id, grant_id, payload_json, created_at, \
         expires_at, retain_until, used_at";
     pub const DELETE_ARTIFACT: &str = "DELETE FROM artifacts WHERE kind = $1 AND id_hash = $2";
+    pub const DELETE_CLIENT_ARTIFACTS: &str =
+        "DELETE FROM artifacts WHERE kind = $1 AND org_id = $2 AND client_id = $3";
     pub const PURGE_ARTIFACTS: &str = "DELETE FROM artifacts WHERE retain_until < $1";
     pub const DELETE_GRANT_ARTIFACTS: &str =
         "DELETE FROM artifacts WHERE org_id = $1 AND grant_id = $2";
@@ -974,6 +976,22 @@ macro_rules! impl_flow_store {
                     .await
                     .map_err($crate::repo::db_err)?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_client_artifacts(
+                &self,
+                kind: $crate::ArtifactKind,
+                org_id: &str,
+                client_id: &str,
+            ) -> $crate::StoreResult<u64> {
+                let done = ::sqlx::query::<$db>($crate::repo::sql::DELETE_CLIENT_ARTIFACTS)
+                    .bind(kind.as_str())
+                    .bind(org_id)
+                    .bind(client_id)
+                    .execute(&self.writer)
+                    .await
+                    .map_err($crate::repo::db_err)?;
+                Ok(done.rows_affected())
             }
 
             async fn purge_artifacts(&self, now: $crate::UnixSeconds) -> $crate::StoreResult<u64> {

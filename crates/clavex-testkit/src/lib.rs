@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod flow;
+mod pg_schemas;
 
 use std::sync::Arc;
 
@@ -104,12 +105,8 @@ pub async fn open_store(location: &StoreLocation) -> Arc<dyn Store> {
 pub async fn fresh_store_at(data_dir: &std::path::Path) -> (Arc<dyn Store>, StoreLocation) {
     match backend().as_str() {
         "postgres" => {
-            let schema = format!(
-                "clavex_it_{}",
-                clavex_jose::random_token(9)
-                    .to_lowercase()
-                    .replace(['-', '_'], "x")
-            );
+            // Dropped by a later run once this process has ended (see `pg_schemas`).
+            let schema = pg_schemas::new_schema_name(&pg_url()).await;
             let store = clavex_store::postgres::PgStore::connect_with_schema(&pg_url(), &schema)
                 .await
                 .unwrap_or_else(|e| {

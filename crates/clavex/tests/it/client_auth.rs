@@ -668,6 +668,102 @@ async fn shared_secret_methods_are_refused() {
     assert_ok(&send(&server, &dpop, &assertion).await, "assertion alone");
 }
 
+/// A form POST to `url` with an optional `Authorization` header.
+async fn post_form(
+    server: &TestServer,
+    url: &str,
+    form: &[(&str, &str)],
+    authorization: Option<&str>,
+) -> Answer {
+    let mut request = server.http.post(url).form(form);
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    Answer::from(request.send().await.expect("POST")).await
+}
+
+fn www_authenticate(answer: &Answer) -> Option<String> {
+    answer
+        .headers
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ASCII challenge").to_owned())
+}
+
+/// RFC 6749 §5.2: a client that tried to authenticate with the `Authorization` header gets 401
+/// `invalid_client` with a `WWW-Authenticate` challenge for the scheme it used, at every endpoint
+/// that authenticates clients (token and PAR), in the organization's issuer as realm.
+#[tokio::test]
+async fn authorization_header_attempts_get_a_challenge_for_their_scheme() {
+    let server = spawn().await;
+    let client = server.fapi_client(json!({})).await;
+    let basic = format!(
+        "Basic {}",
+        b64(format!("{}:s3cret", client.client_id).as_bytes())
+    );
+    let realm = format!("realm=\"{}\"", server.issuer);
+    let assertion = client
+        .key
+        .assertion(&client.client_id, &server.issuer, server.now());
+    let endpoints = [
+        (
+            server.token_endpoint.clone(),
+            "grant_type",
+            "client_credentials",
+        ),
+        (server.par_endpoint(), "response_type", "code"),
+    ];
+    for (url, name, value) in &endpoints {
+        let bare = [(*name, *value), ("client_id", client.client_id.as_str())];
+        let with_assertion = [
+            (*name, *value),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion.as_str()),
+        ];
+        // client_secret_basic, in any case, alone or next to an assertion: a Basic challenge.
+        for (header, form) in [
+            (basic.clone(), &bare[..]),
+            (basic.replacen("Basic", "basic", 1), &bare[..]),
+            (basic.clone(), &with_assertion[..]),
+        ] {
+            let answer = post_form(&server, url, form, Some(&header)).await;
+            answer.assert_oauth_error(401, "invalid_client", "client_secret_basic is not allowed");
+            let challenge = www_authenticate(&answer);
+            assert_eq!(
+                challenge.as_deref(),
+                Some(format!("Basic {realm}").as_str()),
+                "{url}: {}",
+                answer.text
+            );
+        }
+        // Another scheme, and no usable client authentication: a challenge for that scheme.
+        let answer = post_form(&server, url, &bare, Some("Bearer some-token")).await;
+        answer.assert_oauth_error(401, "invalid_client", "client authentication is required");
+        assert_eq!(
+            www_authenticate(&answer).as_deref(),
+            Some(format!("Bearer {realm}").as_str()),
+            "{url}"
+        );
+        // Not an authentication scheme at all: nothing to echo.
+        let answer = post_form(&server, url, &bare, Some("(Basic) abc")).await;
+        answer.assert_oauth_error(401, "invalid_client", "client authentication is required");
+        assert_eq!(www_authenticate(&answer), None, "{url}");
+        // Without the header: invalid_client, and no challenge (private_key_jwt is no HTTP scheme).
+        let answer = post_form(&server, url, &bare, None).await;
+        answer.assert_oauth_error(401, "invalid_client", "client authentication is required");
+        assert_eq!(www_authenticate(&answer), None, "{url}");
+    }
+    // Control: none of this consumed the assertion, which still authenticates at PAR.
+    let (_, challenge) = flow::pkce();
+    let answer = server
+        .par_with_assertion(
+            &client,
+            &assertion,
+            &TestServer::authorization_params(&client, "openid", &challenge),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+}
+
 #[tokio::test]
 async fn assertion_parameters_are_required() {
     let (server, key, client_id, dpop) = setup().await;
@@ -1000,7 +1096,11 @@ async fn jwks_uri_with_a_private_key_is_refused() {
     let answer = server
         .client_credentials(&client_id, &key, &dpop, &[])
         .await;
-    answer.assert_oauth_error(401, "invalid_client", "client keys unavailable");
+    answer.assert_oauth_error(
+        401,
+        "invalid_client",
+        "the client's JWKS could not be fetched",
+    );
     answer.assert_oauth_error(401, "invalid_client", "private key member 'd'");
     assert_eq!(jwks.hits(), 1);
 
@@ -1040,6 +1140,98 @@ async fn jwks_uri_with_invalid_json_or_an_error_status_is_refused() {
         .client_credentials(&client_id, &key, &dpop, &[])
         .await
         .assert_oauth_error(401, "invalid_client", "jwks_uri answered HTTP 500");
+    assert_eq!(jwks.hits(), 3);
+}
+
+/// A failed `jwks_uri` fetch is remembered per URI for `JWKS_FETCH_FAILURE_RETRY_SECS` (10 s):
+/// assertions meanwhile get `invalid_client` without another outbound request, whichever client
+/// uses the URI; after the window the recovered `jwks_uri` is fetched and used again.
+#[tokio::test]
+async fn failed_jwks_uri_fetches_are_remembered_briefly() {
+    let server = spawn().await;
+    let dpop = ClientKey::es256();
+    let key = ClientKey::es256();
+    let jwks = JwksServer::start(key.jwks().to_string()).await;
+    jwks.set(503, "{}".to_owned());
+    let client_id = jwks_uri_client(&server, &jwks.url).await;
+    let second_client = jwks_uri_client(&server, &jwks.url).await;
+
+    let first = server
+        .client_credentials(&client_id, &key, &dpop, &[])
+        .await;
+    first.assert_oauth_error(
+        401,
+        "invalid_client",
+        "the client's JWKS could not be fetched: jwks_uri answered HTTP 503",
+    );
+    assert_eq!(jwks.hits(), 1);
+
+    // A flood of assertions within the window: answered from memory, for every client of the URI.
+    for client in [&client_id, &second_client, &client_id, &second_client] {
+        server
+            .client_credentials(client, &key, &dpop, &[])
+            .await
+            .assert_oauth_error(
+                401,
+                "invalid_client",
+                "the client's JWKS could not be fetched: jwks_uri answered HTTP 503",
+            );
+    }
+    assert_eq!(
+        jwks.hits(),
+        1,
+        "no outbound fetch while the failure is remembered"
+    );
+
+    // The jwks_uri recovers; until the window ends, the failure still stands.
+    jwks.set(200, key.jwks().to_string());
+    server.clock.advance(9);
+    server
+        .client_credentials(&client_id, &key, &dpop, &[])
+        .await
+        .assert_oauth_error(401, "invalid_client", "not fetched again for 1 s");
+    assert_eq!(jwks.hits(), 1);
+
+    // After the window the recovered document is fetched once and used (and cached) again.
+    server.clock.advance(1);
+    assert_ok(
+        &server
+            .client_credentials(&client_id, &key, &dpop, &[])
+            .await,
+        "recovered jwks_uri",
+    );
+    assert_eq!(jwks.hits(), 2);
+    assert_ok(
+        &server
+            .client_credentials(&client_id, &key, &dpop, &[])
+            .await,
+        "cached keys",
+    );
+    assert_eq!(jwks.hits(), 2);
+
+    // A later failure (here: the unknown kid of a rotated key makes the server refetch) is
+    // remembered again.
+    jwks.set(500, "{}".to_owned());
+    server.clock.advance(11);
+    let rotated = ClientKey::with_kid(Algorithm::Es256, "rotated");
+    for _ in 0..3 {
+        server
+            .client_credentials(&client_id, &rotated, &dpop, &[])
+            .await
+            .assert_oauth_error(
+                401,
+                "invalid_client",
+                "the client's JWKS could not be fetched: jwks_uri answered HTTP 500",
+            );
+    }
+    assert_eq!(jwks.hits(), 3);
+    // The keys already fetched still serve the kid they have.
+    assert_ok(
+        &server
+            .client_credentials(&client_id, &key, &dpop, &[])
+            .await,
+        "known kid from the earlier fetch",
+    );
     assert_eq!(jwks.hits(), 3);
 }
 

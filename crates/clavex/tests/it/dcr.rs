@@ -4,6 +4,7 @@
 //! registration endpoint, registration access tokens, and that what is registered, changed or
 //! deleted takes effect at the token endpoint at once.
 
+use clavex_store::{ArtifactKind, ArtifactRecord};
 use clavex_testkit::flow::*;
 use clavex_testkit::*;
 use reqwest::Method;
@@ -887,6 +888,57 @@ async fn registration_access_token_stays_with_the_registration() {
     }
     let still_there = server.admin(Method::GET, &admin_uri, ORG_TOKEN, None).await;
     assert_eq!(still_there.status, StatusCode::OK);
+}
+
+/// The stored registration access token of `token`, if any.
+async fn registration_token_row(server: &TestServer, token: &str) -> Option<ArtifactRecord> {
+    server
+        .store
+        .get_artifact(
+            ArtifactKind::RegistrationAccessToken,
+            &clavex_jose::sha256(token.as_bytes()),
+        )
+        .await
+        .unwrap()
+}
+
+/// A dynamically registered client deleted through the Admin API takes its registration access
+/// token with it: the token's row is gone from the store (not merely unusable), and only that
+/// client's.
+#[tokio::test]
+async fn admin_api_delete_removes_the_registration_access_token() {
+    let server = spawn().await;
+    set_policy(&server, "open").await;
+    let info = registered(&server, None, &body_for(&ClientKey::es256())).await;
+    let client_id = info["client_id"].as_str().unwrap();
+    let uri = info["registration_client_uri"].as_str().unwrap();
+    let rat = info["registration_access_token"].as_str().unwrap();
+    let other = registered(&server, None, &body_for(&ClientKey::es256())).await;
+    let other_uri = other["registration_client_uri"].as_str().unwrap();
+    let other_rat = other["registration_access_token"].as_str().unwrap();
+    let row = registration_token_row(&server, rat).await.unwrap();
+    assert_eq!(row.client_id.as_deref(), Some(client_id));
+
+    let deleted = server
+        .admin(
+            Method::DELETE,
+            &format!("{ACME}/clients/{client_id}"),
+            ORG_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+
+    // Checked before the token is presented again (presenting a stale token also deletes it).
+    assert_eq!(registration_token_row(&server, rat).await, None);
+    assert!(registration_token_row(&server, other_rat).await.is_some());
+    for method in [Method::GET, Method::DELETE] {
+        let answer = manage(&server, method, uri, Some(rat), None).await;
+        assert_invalid_token(&answer, "not valid for this client");
+    }
+    let read = manage(&server, Method::GET, other_uri, Some(other_rat), None).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    assert_eq!(admin_client_count(&server).await, 1);
 }
 
 const LOG_SCENARIO_ENV: &str = "CLAVEX_DCR_LOG_SCENARIO";

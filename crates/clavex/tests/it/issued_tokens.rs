@@ -472,3 +472,28 @@ async fn a_signed_introspection_response_when_the_caller_asks_for_one() {
     let answer = introspect("application/json", access_token.to_owned()).await;
     assert_eq!(answer.body["active"], json!(true), "{}", answer.text);
 }
+
+#[tokio::test]
+async fn a_basic_authentication_attempt_gets_a_basic_challenge() {
+    let server = spawn().await;
+    for endpoint in ["revoke", "introspect"] {
+        let answer = Answer::from(
+            server
+                .http
+                .post(format!("{}/{endpoint}", server.issuer))
+                .header("authorization", "Basic Y2xpZW50OnNlY3JldA==")
+                .form(&[("token", "x")])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(answer.status.as_u16(), 401, "{endpoint}: {}", answer.text);
+        assert_eq!(answer.error(), "invalid_client");
+        let challenge = answer.headers["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.starts_with("Basic realm="),
+            "{endpoint}: {challenge}"
+        );
+    }
+}
