@@ -187,11 +187,12 @@ impl Engine {
             )));
         }
 
-        let key = self
-            .assertion_key(&org.record.id, &client, jws.kid(), alg)
-            .await?;
-        jws.verify_with(&key)
-            .map_err(|_| reject("client_assertion signature verification failed"))?;
+        if !self
+            .verify_with_client_key(&org.record.id, &client, &jws, alg)
+            .await?
+        {
+            return Err(reject("client_assertion signature verification failed"));
+        }
 
         // Claims, after the signature, so that unauthenticated input never drives replay records.
         let aud = claims
@@ -282,12 +283,46 @@ impl Engine {
 
     /// The client's key for this assertion: inline `jwks`, or `jwks_uri` (cached; fetched again once
     /// when the `kid` is unknown, at most every few seconds).
-    pub(crate) async fn assertion_key(
+    /// Verifies `jws` (client assertion or request object) with the client's key for its `kid`
+    /// and `alg`: `Ok(false)` when the signature does not verify, `Err` when no key can be had.
+    ///
+    /// A client may rotate its key under the same `kid` (a failure users of other servers report,
+    /// keycloak#14263): when the signature fails with a key from the cached `jwks_uri` document,
+    /// the document is fetched again — at most every [`JWKS_REFETCH_MIN_INTERVAL`] seconds, as for
+    /// an unknown `kid` — and the signature checked once more.
+    pub(crate) async fn verify_with_client_key(
+        &self,
+        org_id: &str,
+        client: &ResolvedClient,
+        jws: &Jws,
+        alg: Algorithm,
+    ) -> Result<bool> {
+        let key = self
+            .client_key(org_id, client, jws.kid(), alg, false)
+            .await?;
+        if jws.verify_with(&key).is_ok() {
+            return Ok(true);
+        }
+        if client.inline_keys.is_some() {
+            return Ok(false);
+        }
+        Ok(
+            match self.client_key(org_id, client, jws.kid(), alg, true).await {
+                Ok(fresh) => jws.verify_with(&fresh).is_ok(),
+                Err(_) => false,
+            },
+        )
+    }
+
+    /// The client's key for `kid` and `alg`: inline `jwks`, or `jwks_uri` (cached; fetched again
+    /// when the `kid` is unknown, or when `refresh` asks for it, at most every few seconds).
+    async fn client_key(
         &self,
         org_id: &str,
         client: &ResolvedClient,
         kid: Option<&str>,
         alg: Algorithm,
+        refresh: bool,
     ) -> Result<PublicKey> {
         if let Some(set) = &client.inline_keys {
             return set.select(kid, alg).cloned().ok_or_else(|| {
@@ -304,7 +339,8 @@ impl Engine {
         let cache_key = (org_id.to_owned(), client.metadata.client_id.clone());
         let now = self.now();
         let cached = self.remote_keys.get(&cache_key).await;
-        if let Some(remote) = &cached
+        if !refresh
+            && let Some(remote) = &cached
             && let Some(key) = remote.set.select(kid, alg)
         {
             return Ok(key.clone());

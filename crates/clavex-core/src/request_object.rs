@@ -61,8 +61,8 @@ impl Engine {
                 "this client registered request_object_signing_alg {registered}"
             )));
         }
-        let key = self
-            .assertion_key(&org.record.id, client, jws.kid(), alg)
+        let verified = self
+            .verify_with_client_key(&org.record.id, client, &jws, alg)
             .await
             .map_err(|e| match e {
                 Error::OAuth(err) => {
@@ -70,11 +70,11 @@ impl Engine {
                 }
                 other => other,
             })?;
-        jws.verify_with(&key).map_err(|_| {
-            invalid_request_object(
+        if !verified {
+            return Err(invalid_request_object(
                 "the request object's signature does not verify with the client's keys",
-            )
-        })?;
+            ));
+        }
         let claims = jws.claims();
         policy::check_request_object_claims(claims, &org.issuer, self.now())
             .map_err(invalid_request_object)?;

@@ -1286,3 +1286,47 @@ async fn client_ids_the_store_cannot_hold_are_unknown_clients() {
         answer.assert_oauth_error(401, "invalid_client", "unknown client");
     }
 }
+
+#[tokio::test]
+async fn a_key_rotated_under_the_same_kid_is_fetched_again() {
+    let server = spawn().await;
+    let dpop = ClientKey::es256();
+    let old = ClientKey::with_kid(Algorithm::Es256, "same-kid");
+    let jwks = JwksServer::start(old.jwks().to_string()).await;
+    let client_id = jwks_uri_client(&server, &jwks.url).await;
+    assert_ok(
+        &server
+            .client_credentials(&client_id, &old, &dpop, &[])
+            .await,
+        "first key",
+    );
+    assert_eq!(jwks.hits(), 1);
+
+    // The client publishes a new key under the same kid.
+    let new = ClientKey::with_kid(Algorithm::Es256, "same-kid");
+    jwks.set(200, new.jwks().to_string());
+
+    // Within 10 s of the last fetch the cached document is kept: the new signature fails.
+    server.clock.advance(5);
+    server
+        .client_credentials(&client_id, &new, &dpop, &[])
+        .await
+        .assert_oauth_error(401, "invalid_client", "signature verification failed");
+    assert_eq!(jwks.hits(), 1);
+
+    // Later, the failed signature makes the server fetch the document again and accept it.
+    server.clock.advance(6);
+    assert_ok(
+        &server
+            .client_credentials(&client_id, &new, &dpop, &[])
+            .await,
+        "key rotated under the same kid",
+    );
+    assert_eq!(jwks.hits(), 2);
+    // A signature that fails for another reason does not fetch again right away.
+    server
+        .client_credentials(&client_id, &old, &dpop, &[])
+        .await
+        .assert_oauth_error(401, "invalid_client", "signature verification failed");
+    assert_eq!(jwks.hits(), 2);
+}
