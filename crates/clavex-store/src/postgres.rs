@@ -134,19 +134,7 @@ impl PgStore {
         if first_of_key.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql = String::from("INSERT INTO replay (namespace, id, expires_at) VALUES ");
-        for position in 0..first_of_key.len() {
-            let base = position * 3;
-            if position > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, ${}, ${})", base + 1, base + 2, base + 3));
-        }
-        sql.push_str(&format!(
-            " ON CONFLICT (namespace, id) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE replay.expires_at <= ${} RETURNING namespace, id",
-            first_of_key.len() * 3 + 1
-        ));
+        let sql = repo::sql::record_many_once(first_of_key.len());
         let mut query =
             sqlx::query_as::<sqlx::Postgres, (String, String)>(sqlx::AssertSqlSafe(sql));
         for record in first_of_key

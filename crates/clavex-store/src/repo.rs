@@ -81,6 +81,21 @@ pub(crate) mod sql {
     pub const RECORD_ONCE: &str = "INSERT INTO replay (namespace, id, expires_at) \
         VALUES ($1, $2, $3) ON CONFLICT (namespace, id) \
         DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $4";
+    /// [`RECORD_ONCE`] for `rows` records in one statement: `$1..$3n` are the rows' `namespace`,
+    /// `id`, `expires_at`, `$3n+1` is `now`; the returned keys are the records that were new (or
+    /// replaced an expired one). The caller passes each key once.
+    pub fn record_many_once(rows: usize) -> String {
+        let values: Vec<String> = (0..rows)
+            .map(|row| format!("(${}, ${}, ${})", row * 3 + 1, row * 3 + 2, row * 3 + 3))
+            .collect();
+        format!(
+            "INSERT INTO replay (namespace, id, expires_at) VALUES {} \
+             ON CONFLICT (namespace, id) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE replay.expires_at <= ${} RETURNING namespace, id",
+            values.join(", "),
+            rows * 3 + 1
+        )
+    }
     /// Same notion of "expired" as [`RECORD_ONCE`]: `expires_at <= now`.
     pub const PURGE_REPLAYS: &str = "DELETE FROM replay WHERE expires_at <= $1";
 

@@ -109,19 +109,9 @@ impl ReplayBatcher {
 /// the expiry test stricter.
 async fn write_batch(writer: &SqlitePool, batch: &[ReplayJob]) -> StoreResult<Vec<bool>> {
     let now = batch.iter().map(|job| job.now).min().unwrap_or(0);
-    let mut sql = String::from("INSERT INTO replay (namespace, id, expires_at) VALUES ");
-    for index in 0..batch.len() {
-        let base = index * 3;
-        if index > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("(${}, ${}, ${})", base + 1, base + 2, base + 3));
-    }
-    sql.push_str(&format!(
-        " ON CONFLICT (namespace, id) DO UPDATE SET expires_at = excluded.expires_at \
-         WHERE replay.expires_at <= ${} RETURNING namespace, id",
-        batch.len() * 3 + 1
-    ));
+    // SQLite takes a key twice in one statement (the second occurrence updates nothing, as the
+    // first is live), so the batch goes as it is.
+    let sql = repo::sql::record_many_once(batch.len());
     let mut query = sqlx::query_as::<sqlx::Sqlite, (String, String)>(sqlx::AssertSqlSafe(sql));
     for job in batch {
         query = query

@@ -53,6 +53,18 @@ enum Command {
     Tools(ToolsCommand),
 }
 
+/// A JWT the client signs for the authorization server: its key, its id, the issuer.
+#[derive(clap::Args)]
+struct SignedAsClient {
+    #[arg(long)]
+    key: PathBuf,
+    #[arg(long)]
+    client_id: String,
+    /// The issuer identifier, e.g. http://127.0.0.1:8080/acme.
+    #[arg(long)]
+    audience: String,
+}
+
 #[derive(Subcommand)]
 enum ToolsCommand {
     /// Create a private key file (mode 0600) and print the public JWKS to register.
@@ -63,24 +75,11 @@ enum ToolsCommand {
         out: PathBuf,
     },
     /// Print a private_key_jwt client assertion (valid 60 s).
-    ClientAssertion {
-        #[arg(long)]
-        key: PathBuf,
-        #[arg(long)]
-        client_id: String,
-        /// The issuer identifier, e.g. http://127.0.0.1:8080/acme.
-        #[arg(long)]
-        audience: String,
-    },
+    ClientAssertion(SignedAsClient),
     /// Print a signed request object (JAR, RFC 9101) for `POST {issuer}/par`, valid 60 s.
     RequestObject {
-        #[arg(long)]
-        key: PathBuf,
-        #[arg(long)]
-        client_id: String,
-        /// The issuer identifier, e.g. http://127.0.0.1:8080/acme.
-        #[arg(long)]
-        audience: String,
+        #[command(flatten)]
+        client: SignedAsClient,
         /// An authorization parameter, `name=value`; repeat for each. A value that is a JSON
         /// array or object (`authorization_details`, `claims`) is embedded as JSON.
         #[arg(long = "param", value_name = "NAME=VALUE")]
@@ -231,23 +230,17 @@ async fn main() -> Result<()> {
 fn run_tool(tool: ToolsCommand) -> Result<()> {
     match tool {
         ToolsCommand::Keygen { alg, out } => print_json(&tools::keygen(&alg, &out)?),
-        ToolsCommand::ClientAssertion {
-            key,
-            client_id,
-            audience,
-        } => {
-            println!("{}", tools::client_assertion(&key, &client_id, &audience)?);
-            Ok(())
-        }
-        ToolsCommand::RequestObject {
-            key,
-            client_id,
-            audience,
-            params,
-        } => {
+        ToolsCommand::ClientAssertion(client) => {
             println!(
                 "{}",
-                tools::request_object(&key, &client_id, &audience, &params)?
+                tools::client_assertion(&client.key, &client.client_id, &client.audience)?
+            );
+            Ok(())
+        }
+        ToolsCommand::RequestObject { client, params } => {
+            println!(
+                "{}",
+                tools::request_object(&client.key, &client.client_id, &client.audience, &params)?
             );
             Ok(())
         }

@@ -105,11 +105,7 @@ fn contains_nul(value: &Value) -> bool {
 }
 
 fn respond<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    let mut response = (status, axum::Json(value)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    super::no_store((status, axum::Json(value)).into_response())
 }
 
 fn no_content() -> Response {

@@ -289,9 +289,7 @@ async fn par(
             },
         )
         .await?;
-    let mut http = (StatusCode::CREATED, axum::Json(response)).into_response();
-    http.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut http = super::no_store((StatusCode::CREATED, axum::Json(response)).into_response());
     super::add_dpop_nonce(&state, &org, &mut http).await;
     Ok(http)
 }
@@ -441,9 +439,5 @@ async fn userinfo(
         token_in_body,
     };
     let claims = state.engine.userinfo(&org, &request).await?;
-    let mut response = axum::Json(claims).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(super::no_store(axum::Json(claims).into_response()))
 }

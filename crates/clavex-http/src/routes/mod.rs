@@ -53,3 +53,13 @@ pub(crate) fn is_form(headers: &axum::http::HeaderMap) -> bool {
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         })
 }
+
+/// Responses that carry credentials or personal data are never cached (RFC 6749 §5.1, RFC 9126
+/// §2.2, RFC 7591 §3.2.1): `Cache-Control: no-store` and `Pragma: no-cache`.
+pub(crate) fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

@@ -12,7 +12,7 @@ use clavex_core::form::{MAX_FORM_BYTES, Params};
 use clavex_core::issued_tokens::TokenQuery;
 use clavex_core::token::TokenRequest;
 
-use super::{is_form, read_body};
+use super::{is_form, no_store, read_body};
 use crate::AppState;
 use crate::error::ApiResult;
 
@@ -104,10 +104,7 @@ async fn token(
             },
         )
         .await?;
-    let mut http = axum::Json(response).into_response();
-    let h = http.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    let mut http = no_store(axum::Json(response).into_response());
     super::add_dpop_nonce(&state, &org, &mut http).await;
     Ok(http)
 }
@@ -131,13 +128,6 @@ async fn token_query<'h>(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     })
-}
-
-fn no_store(mut response: Response) -> Response {
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
 }
 
 /// RFC 7009: an empty 200 whether or not the token was known.

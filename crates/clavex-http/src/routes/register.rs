@@ -58,11 +58,7 @@ fn metadata(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
 
 /// Client information responses carry credentials: never cached.
 fn client_information(status: StatusCode, value: &Value) -> Response {
-    let mut response = (status, axum::Json(value)).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
+    super::no_store((status, axum::Json(value)).into_response())
 }
 
 async fn register(
