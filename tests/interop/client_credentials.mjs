@@ -475,7 +475,7 @@ describe(`oauth4webapi ${LABEL}: Clavex ${ISSUER}`, () => {
       const client = { client_id: clientId }
       await assertLibraryRefusal(
         libraryGrant(as, client, oauth.PrivateKeyJwt({ key: clientKeys.privateKey, kid }), undefined),
-        'invalid_dpop_proof',
+        'invalid_request',
         'no DPoP proof',
       )
     })

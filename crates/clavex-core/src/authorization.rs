@@ -577,22 +577,6 @@ impl Engine {
         }
     }
 
-    fn error_redirect(
-        org: &OrgContext,
-        redirect_uri: &str,
-        code: ErrorCode,
-        description: &str,
-        state: Option<&str>,
-    ) -> Result<Interaction> {
-        let mut params: Vec<(&str, &str)> =
-            vec![("error", code.as_str()), ("error_description", description)];
-        if let Some(state) = state {
-            params.push(("state", state));
-        }
-        params.push(("iss", &org.issuer));
-        Ok(Interaction::Redirect(response_uri(redirect_uri, &params)?))
-    }
-
     /// The authorization response of a pushed request, success or error, in its response mode:
     /// query parameters with `iss` (RFC 9207), or with JARM one `response` parameter carrying a JWT
     /// signed by the organization (`authorization_signed_response_alg` of the client, ES256 by
@@ -604,16 +588,34 @@ impl Engine {
         pushed: &PushedRequest,
         params: &[(&str, &str)],
     ) -> Result<Interaction> {
+        self.respond(
+            org,
+            client,
+            &pushed.redirect_uri,
+            pushed.state.as_deref(),
+            pushed.jarm,
+            params,
+        )
+        .await
+    }
+
+    /// An authorization response to `redirect_uri` (registered for `client`), plain or JARM.
+    async fn respond(
+        &self,
+        org: &OrgContext,
+        client: &ResolvedClient,
+        redirect_uri: &str,
+        state: Option<&str>,
+        jarm: bool,
+        params: &[(&str, &str)],
+    ) -> Result<Interaction> {
         let mut all: Vec<(&str, &str)> = params.to_vec();
-        if let Some(state) = &pushed.state {
+        if let Some(state) = state {
             all.push(("state", state));
         }
-        if !pushed.jarm {
+        if !jarm {
             all.push(("iss", &org.issuer));
-            return Ok(Interaction::Redirect(response_uri(
-                &pushed.redirect_uri,
-                &all,
-            )?));
+            return Ok(Interaction::Redirect(response_uri(redirect_uri, &all)?));
         }
         let alg = match client.metadata.authorization_signed_response_alg.as_deref() {
             Some(name) => clavex_jose::Algorithm::parse(name)
@@ -641,7 +643,7 @@ impl Engine {
             .sign_jwt(None, None, true, &Value::Object(claims))
             .map_err(|e| Error::Internal(format!("signing the authorization response: {e}")))?;
         Ok(Interaction::Redirect(response_uri(
-            &pushed.redirect_uri,
+            redirect_uri,
             &[("response", &response)],
         )?))
     }
@@ -693,15 +695,28 @@ impl Engine {
             // front channel names one that is registered exactly.
             let redirect = query.and_then(|q| q.single("redirect_uri").ok().flatten());
             let state = query.and_then(|q| q.single("state").ok().flatten());
+            // A client that asked for JARM gets the error as JARM too (the conformance suite's
+            // unpushed-request module accepts nothing else in its JARM variant).
+            let jarm = query
+                .and_then(|q| q.single("response_mode").ok().flatten())
+                .is_some_and(|m| m == "jwt" || m == "query.jwt");
             return Ok(Err(match redirect {
                 Some(r) if client.metadata.redirect_uris.iter().any(|x| x == r) => {
-                    Self::error_redirect(
+                    self.respond(
                         org,
+                        &client,
                         r,
-                        ErrorCode::InvalidRequest,
-                        "authorization requests must be pushed first (PAR): send client_id and request_uri only",
                         state,
-                    )?
+                        jarm,
+                        &[
+                            ("error", ErrorCode::InvalidRequest.as_str()),
+                            (
+                                "error_description",
+                                "authorization requests must be pushed first (PAR): send client_id and request_uri only",
+                            ),
+                        ],
+                    )
+                    .await?
                 }
                 _ => Self::error_page(
                     400,

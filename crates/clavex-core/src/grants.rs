@@ -21,6 +21,17 @@ pub struct RefreshPayload {
 }
 
 pub const ID_TOKEN_LIFETIME_SECS: i64 = 300;
+
+/// The base64url left half of the hash of `value` that goes with `alg` (OIDC Core §3.1.3.6).
+fn left_half_hash(alg: Algorithm, value: &str) -> String {
+    let digest = match alg {
+        Algorithm::Es256 | Algorithm::Ps256 => clavex_jose::sha256(value.as_bytes()).to_vec(),
+        Algorithm::EdDsa => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, value.as_bytes())
+            .as_ref()
+            .to_vec(),
+    };
+    clavex_jose::b64url_encode(digest.get(..digest.len() / 2).unwrap_or(&digest))
+}
 /// RFC 7636 §4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
 fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
@@ -404,13 +415,12 @@ impl Engine {
         if let Some(acr) = &grant.acr {
             claims.insert("acr".into(), Value::String(acr.clone()));
         }
-        // OIDC Core §3.1.3.6: at_hash is the left half of the hash of the access token.
-        let digest = clavex_jose::sha256(access_token.as_bytes());
+        // OIDC Core §3.1.3.6: at_hash is the left half of the hash of the access token, with the
+        // hash of the ID token's alg: SHA-256 for ES256/PS256, SHA-512 for EdDSA (Ed25519, as the
+        // OIDC errata and the conformance suite's ValidateHash have it).
         claims.insert(
             "at_hash".into(),
-            Value::String(clavex_jose::b64url_encode(
-                digest.get(..16).unwrap_or(&digest),
-            )),
+            Value::String(left_half_hash(alg, access_token)),
         );
         if let Some(requested) = grant
             .claims

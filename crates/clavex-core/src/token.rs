@@ -158,6 +158,15 @@ impl Engine {
         request: &TokenRequest<'_>,
         now: i64,
     ) -> Result<VerifiedProof> {
+        // A token request without any proof is malformed rather than carrying a bad proof:
+        // `invalid_request` (RFC 9449 §5 names no code for it; the FAPI 2.0 conformance suite's
+        // refresh-token and holder-of-key modules accept invalid_request), never use_dpop_nonce.
+        if request.dpop.is_empty() {
+            return Err(OAuthError::invalid_request(
+                "a DPoP proof is required: this client's tokens are DPoP-bound (send a DPoP header)",
+            )
+            .into());
+        }
         let proof = dpop::verify_proof(
             &request.dpop,
             &DpopContext {

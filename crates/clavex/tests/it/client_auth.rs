@@ -417,7 +417,7 @@ async fn assertion_is_not_consumed_by_a_request_that_fails_later() {
     server
         .client_credentials_with(&assertion, &[], &[])
         .await
-        .assert_oauth_error(400, "invalid_dpop_proof", "a DPoP proof is required");
+        .assert_oauth_error(400, "invalid_request", "a DPoP proof is required");
     // A scope the organization does not offer.
     let proof = server.token_proof(&dpop);
     server

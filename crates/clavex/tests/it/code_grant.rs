@@ -80,7 +80,7 @@ async fn ensure_holder_of_key_required() {
         .obtain_code(&browser, &client, "openid accounts")
         .await;
     let answer = redeem_with(&server, &client, &code, Some(&verifier), &[]).await;
-    answer.assert_oauth_error(400, "invalid_dpop_proof", "DPoP proof is required");
+    answer.assert_oauth_error(400, "invalid_request", "DPoP proof is required");
     // The code was not used up by the refused request.
     let tokens = server
         .redeem_code(&client, &code, &verifier, &ClientKey::es256())

@@ -52,7 +52,7 @@ async fn exactly_one_dpop_header_is_required() {
     let (server, key, client_id, dpop) = setup().await;
     send(&server, &key, &client_id, &[])
         .await
-        .assert_oauth_error(400, "invalid_dpop_proof", "a DPoP proof is required");
+        .assert_oauth_error(400, "invalid_request", "a DPoP proof is required");
 
     let a = server.token_proof(&dpop);
     let b = server.token_proof(&dpop);

@@ -75,13 +75,13 @@ async fn token_endpoint_asks_for_a_nonce_and_accepts_the_retry_with_the_same_ass
 }
 
 #[tokio::test]
-async fn a_request_without_any_proof_is_invalid_dpop_proof_not_use_dpop_nonce() {
+async fn a_request_without_any_proof_is_invalid_request_not_use_dpop_nonce() {
     let server = nonce_server().await;
     let key = ClientKey::es256();
     let client_id = server.client_credentials_client(&key).await;
     let assertion = key.assertion(&client_id, &server.issuer, server.now());
     let answer = server.token_request(&assertion_form(&assertion), &[]).await;
-    answer.assert_error(400, "invalid_dpop_proof", "required");
+    answer.assert_error(400, "invalid_request", "DPoP proof is required");
 }
 
 #[tokio::test]

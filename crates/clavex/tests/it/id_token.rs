@@ -146,6 +146,15 @@ async fn id_token_signed_with_the_registered_algorithm() {
         assert_signing_key(&server, &header, kty).await;
         assert_eq!(claims["aud"], client.client_id);
         assert_eq!(claims["nonce"], "nonce-456");
+        // OIDC Core §3.1.3.6 with the ID token's alg: SHA-256 for PS256/ES256, SHA-512 for EdDSA.
+        let access_token = tokens.body["access_token"].as_str().unwrap().as_bytes();
+        let expected = if alg == "EdDSA" {
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, access_token);
+            b64(&digest.as_ref()[..32])
+        } else {
+            b64(&clavex_jose::sha256(access_token)[..16])
+        };
+        assert_eq!(claims["at_hash"], expected, "at_hash for {alg}");
     }
     // Algorithms outside FAPI 2.0 cannot be registered.
     for bad in ["RS256", "none", "HS256"] {

@@ -180,3 +180,30 @@ async fn unsupported_response_modes_are_refused_at_par_and_discovery_lists_jarm(
     assert!(algs.contains(&json!("ES256")) && algs.contains(&json!("PS256")));
     assert!(!algs.contains(&json!("RS256")));
 }
+
+#[tokio::test]
+async fn an_unpushed_request_asking_for_jarm_gets_its_error_as_jarm() {
+    let server = spawn().await;
+    let client = server.fapi_client(json!({})).await;
+    let (_, challenge) = pkce();
+    let mut url = url::Url::parse(&format!("{}/authorize", server.issuer)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &client.client_id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", &client.redirect_uri)
+        .append_pair("scope", SCOPE)
+        .append_pair("state", "unpushed-state")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("response_mode", "jwt");
+    let done = Browser::new().get(url.as_str()).await;
+    let (claims, _) = jarm_response(&server, &client, &done).await;
+    assert_eq!(claims["error"], json!("invalid_request"));
+    assert_eq!(claims["state"], json!("unpushed-state"));
+    assert!(
+        claims["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("PAR")
+    );
+}

@@ -116,7 +116,7 @@ async fn refresh_token() {
             &[],
         )
         .await
-        .assert_oauth_error(400, "invalid_dpop_proof", "DPoP proof is required");
+        .assert_oauth_error(400, "invalid_request", "DPoP proof is required");
 
     // ---- client 2 ----
     let key2 = ClientKey::es256();

@@ -537,7 +537,7 @@ async fn error_responses_are_json_and_never_cached() {
                 )
                 .await,
             400,
-            "invalid_dpop_proof",
+            "invalid_request",
         ),
         (
             server
