@@ -136,6 +136,12 @@ async fn accepted_variants_of_a_request_object() {
         ("typ JWT", client.key.sign(Some("JWT"), None, base.clone())),
         ("no typ", client.key.sign(None, None, base.clone())),
         (
+            "mixed-case typ",
+            client
+                .key
+                .sign(Some("OautH-auThZ-REQ+jWt"), None, base.clone()),
+        ),
+        (
             "nbf 10 s ahead",
             signed(&client, &with(&|c| c["nbf"] = json!(now + 10))),
         ),
@@ -306,10 +312,40 @@ async fn request_objects_that_break_a_rule_are_invalid_request_object() {
     }
 
     // The rules of the authorization request still apply to what the object carries.
-    let plain = with(&|c| c["code_challenge_method"] = json!("plain"));
-    push(&server, &client, &plain, &[])
-        .await
-        .assert_error(400, "invalid_request", "S256");
+    for (what, request, code, fragment) in [
+        (
+            "plain PKCE",
+            with(&|c| c["code_challenge_method"] = json!("plain")),
+            "invalid_request",
+            "S256",
+        ),
+        (
+            "no code_challenge",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("code_challenge");
+            }),
+            "invalid_request",
+            "code_challenge",
+        ),
+        (
+            "no redirect_uri",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("redirect_uri");
+            }),
+            "invalid_request",
+            "redirect_uri",
+        ),
+        (
+            "response_type code id_token",
+            with(&|c| c["response_type"] = json!("code id_token")),
+            "unsupported_response_type",
+            "code",
+        ),
+    ] {
+        let answer = push(&server, &client, &request, &[]).await;
+        assert_eq!(answer.error(), code, "{what}: {}", answer.text);
+        answer.assert_error(400, code, fragment);
+    }
 }
 
 #[tokio::test]
@@ -390,4 +426,31 @@ async fn registration_checks_the_jar_metadata_and_discovery_advertises_it() {
         .clone();
     assert!(algs.contains(&json!("ES256")) && algs.contains(&json!("PS256")));
     assert!(!algs.contains(&json!("RS256")) && !algs.contains(&json!("none")));
+}
+
+#[tokio::test]
+async fn dpop_jkt_inside_a_request_object_binds_the_code() {
+    let server = spawn().await;
+    server.create_user().await;
+    let client = server.fapi_client(json!({})).await;
+    let (verifier, challenge) = pkce();
+    let bound = ClientKey::es256();
+    let mut claims = request_claims(&server, &client, &challenge);
+    claims["dpop_jkt"] = json!(bound.thumbprint());
+    let answer = push(&server, &client, &signed(&client, &claims), &[]).await;
+    assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
+    let done = server
+        .login_and_approve(
+            &Browser::new(),
+            &client.client_id,
+            answer.body["request_uri"].as_str().unwrap(),
+        )
+        .await;
+    let code = done.redirect_param("code").expect("code");
+    server
+        .redeem_code(&client, &code, &verifier, &ClientKey::es256())
+        .await
+        .assert_oauth_error(400, "invalid_dpop_proof", "bound");
+    let tokens = server.redeem_code(&client, &code, &verifier, &bound).await;
+    assert_eq!(tokens.status.as_u16(), 200, "{}", tokens.text);
 }
