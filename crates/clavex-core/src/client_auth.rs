@@ -168,7 +168,7 @@ impl Engine {
 
         // An identifier that could never have been registered names no client; it is not looked up
         // (a NUL byte, for one, is not even storable in PostgreSQL text).
-        if crate::client::check_client_id(iss).is_err() {
+        if crate::ids::ClientId::parse(iss).is_err() {
             return Err(reject("unknown client"));
         }
         let client = self

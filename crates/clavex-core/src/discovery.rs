@@ -58,7 +58,9 @@ fn metadata(org: &OrgContext) -> Value {
     {
         obj.insert(
             "registration_endpoint".into(),
-            Value::String(crate::dcr::registration_endpoint(&org.issuer)),
+            Value::String(crate::flows::registration::registration_endpoint(
+                &org.issuer,
+            )),
         );
     }
     metadata

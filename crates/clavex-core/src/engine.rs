@@ -74,7 +74,8 @@ impl Engine {
         master: MasterKey,
         config: EngineConfig,
     ) -> Result<Engine> {
-        let fetcher = JwksFetcher::new(config.jwks_fetch_allow).map_err(Error::Internal)?;
+        let fetcher = JwksFetcher::new(config.jwks_fetch_allow)
+            .map_err(|e| Error::internal("the jwks_uri fetcher", e))?;
         let parallelism = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -130,7 +131,7 @@ impl Engine {
     pub async fn org(&self, org_id: &str) -> Result<Arc<OrgContext>> {
         // A path segment that could never be an organization id is not looked up (a NUL byte, for
         // one, is not even storable in PostgreSQL text).
-        if crate::admin::check_org_id(org_id).is_err() {
+        if crate::ids::OrgId::parse(org_id).is_err() {
             return Err(Error::NotFound(format!("organization {org_id}")));
         }
         if let Some(hit) = self.orgs.get(org_id).await {
@@ -148,7 +149,7 @@ impl Engine {
 
     pub(crate) fn org_context(&self, record: OrganizationRecord) -> Result<OrgContext> {
         let settings: OrgSettings = serde_json::from_str(&record.settings_json)
-            .map_err(|e| Error::Internal(format!("settings of organization {}: {e}", record.id)))?;
+            .map_err(|e| Error::internal(format!("settings of organization {}", record.id), e))?;
         let issuer = self.issuer_for(&record.id);
         let default_audience = settings
             .default_audience
@@ -190,11 +191,13 @@ impl Engine {
             return Ok(None);
         };
         let metadata: ClientMetadata = serde_json::from_str(&record.metadata_json)
-            .map_err(|e| Error::Internal(format!("metadata of client {client_id}: {e}")))?;
+            .map_err(|e| Error::internal(format!("metadata of client {client_id}"), e))?;
         let inline_keys = match &metadata.jwks {
-            Some(jwks) => Some(Arc::new(JwkSet::from_json(jwks).map_err(|e| {
-                Error::Internal(format!("stored jwks of {client_id}: {e}"))
-            })?)),
+            Some(jwks) => {
+                Some(Arc::new(JwkSet::from_json(jwks).map_err(|e| {
+                    Error::internal(format!("stored jwks of {client_id}"), e)
+                })?))
+            }
             None => None,
         };
         let resolved = Arc::new(ResolvedClient {

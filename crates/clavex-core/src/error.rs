@@ -131,9 +131,10 @@ pub enum Error {
         scheme: String,
         realm: String,
     },
-    /// A protected-resource error (RFC 6750 §3, RFC 9449 §7.1): answered with `WWW-Authenticate`.
+    /// A protected-resource error (RFC 6750 §3, RFC 9449 §7.1): answered with the resource crate's
+    /// status and `WWW-Authenticate` challenge. Never a server error (those are `Internal`).
     #[error("resource: {0}")]
-    Resource(OAuthError),
+    Resource(clavex_resource::ResourceError),
     /// The Admin API caller is not authenticated.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -147,9 +148,49 @@ pub enum Error {
     /// An Admin API request body is invalid (the message says what to fix).
     #[error("invalid request: {0}")]
     BadRequest(String),
-    /// An unexpected failure; the message goes to logs, the client sees a generic `server_error`.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// An unexpected failure; it goes to logs with its whole source chain (once, where it becomes a
+    /// response), the client sees a generic `server_error`.
+    #[error("internal error: {context}")]
+    Internal {
+        /// What was being done, for the log.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// The source of an internal error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl Error {
+    /// An internal error caused by `source`, while doing `context`.
+    pub fn internal(context: impl Into<String>, source: impl Into<BoxError>) -> Error {
+        Error::Internal {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An internal error with no underlying error (a broken invariant).
+    pub fn invariant(context: impl Into<String>) -> Error {
+        Error::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// The error and every source below it, `: `-separated, for the one log line of an internal error.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
+    }
 }
 
 impl From<clavex_store::StoreError> for Error {
@@ -157,7 +198,7 @@ impl From<clavex_store::StoreError> for Error {
         match err {
             clavex_store::StoreError::Conflict(what) => Error::Conflict(what),
             clavex_store::StoreError::NotFound => Error::NotFound("resource".to_owned()),
-            clavex_store::StoreError::Backend(msg) => Error::Internal(format!("store: {msg}")),
+            err @ clavex_store::StoreError::Backend(_) => Error::internal("store", err),
         }
     }
 }

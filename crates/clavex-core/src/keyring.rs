@@ -32,7 +32,7 @@ impl OrgKeys {
 
     pub fn signer(&self, alg: Algorithm) -> Result<&Arc<SigningKey>> {
         self.signing.get(&alg).ok_or_else(|| {
-            Error::Internal(format!("organization has no active {} key", alg.as_str()))
+            Error::invariant(format!("organization has no active {} key", alg.as_str()))
         })
     }
 }
@@ -50,11 +50,11 @@ pub fn new_key_record(
 ) -> Result<SigningKeyRecord> {
     // The kid is random rather than the thumbprint, so that it reveals nothing and stays unique.
     let kid = clavex_jose::random_token(12);
-    let key = SigningKey::generate(alg, kid.clone())
-        .map_err(|e| Error::Internal(format!("key generation: {e}")))?;
+    let key =
+        SigningKey::generate(alg, kid.clone()).map_err(|e| Error::internal("key generation", e))?;
     let pkcs8 = zeroize::Zeroizing::new(
         key.to_pkcs8()
-            .map_err(|e| Error::Internal(format!("key export: {e}")))?,
+            .map_err(|e| Error::internal("key export", e))?,
     );
     let sealed = master.seal(&pkcs8, &aad(org_id, &kid, alg.as_str()))?;
     Ok(SigningKeyRecord {
@@ -82,23 +82,22 @@ pub fn load(master: &MasterKey, records: &[SigningKeyRecord], now: i64) -> Resul
         };
         if visible {
             let jwk: Value = serde_json::from_str(&record.public_jwk_json)
-                .map_err(|e| Error::Internal(format!("stored public key {}: {e}", record.kid)))?;
-            parsed.push(
-                PublicKey::from_jwk(&jwk).map_err(|e| {
-                    Error::Internal(format!("stored public key {}: {e}", record.kid))
-                })?,
-            );
+                .map_err(|e| Error::internal(format!("stored public key {}", record.kid), e))?;
+            parsed
+                .push(PublicKey::from_jwk(&jwk).map_err(|e| {
+                    Error::internal(format!("stored public key {}", record.kid), e)
+                })?);
             published.push(jwk);
         }
         if record.status == KeyStatus::Active {
-            let alg = Algorithm::parse(&record.alg)
-                .map_err(|e| Error::Internal(format!("stored key alg: {e}")))?;
+            let alg =
+                Algorithm::parse(&record.alg).map_err(|e| Error::internal("stored key alg", e))?;
             let pkcs8 = master.open(
                 &record.sealed_private_key,
                 &aad(&record.org_id, &record.kid, &record.alg),
             )?;
             let key = SigningKey::from_pkcs8(alg, record.kid.clone(), &pkcs8)
-                .map_err(|e| Error::Internal(format!("stored key {}: {e}", record.kid)))?;
+                .map_err(|e| Error::internal(format!("stored key {}", record.kid), e))?;
             // Several active keys of one alg can exist only transiently; the newest wins.
             signing.insert(alg, Arc::new(key));
         }

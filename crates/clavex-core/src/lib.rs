@@ -5,19 +5,20 @@
 //! them to responses in one place.
 
 pub mod admin;
-pub mod authorization;
+pub mod artifacts;
 pub mod client;
 pub mod client_auth;
 pub mod clock;
-pub mod dcr;
+pub mod connection;
 pub mod discovery;
 pub mod dpop;
 pub mod dpop_nonce;
 pub mod engine;
 pub mod error;
+pub mod events;
+pub mod flows;
 pub mod form;
-pub mod grants;
-pub mod issued_tokens;
+pub mod ids;
 pub mod jwks_fetch;
 pub mod keyring;
 pub mod master_key;
@@ -26,8 +27,7 @@ pub mod policy;
 pub mod replay;
 pub mod request_object;
 pub mod settings;
-pub mod token;
-pub mod userinfo;
 
+pub use connection::{ConnectionFacts, Transport};
 pub use engine::{Engine, EngineConfig, OrgContext};
 pub use error::{Error, ErrorCode, OAuthError};

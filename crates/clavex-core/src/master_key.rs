@@ -48,7 +48,7 @@ impl MasterKey {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<MasterKey> {
         let unbound = UnboundKey::new(&AES_256_GCM, bytes)
-            .map_err(|_| Error::Internal("bad master key length".into()))?;
+            .map_err(|_| Error::invariant("bad master key length"))?;
         Ok(MasterKey {
             key: LessSafeKey::new(unbound),
             raw: Zeroizing::new(bytes.to_vec()),
@@ -71,14 +71,14 @@ impl MasterKey {
     pub fn generate_encoded() -> Result<String> {
         let mut bytes = Zeroizing::new([0u8; 32]);
         aws_lc_rs::rand::fill(bytes.as_mut_slice())
-            .map_err(|_| Error::Internal("random generator failed".into()))?;
+            .map_err(|_| Error::invariant("random generator failed"))?;
         Ok(base64::engine::general_purpose::STANDARD.encode(bytes.as_slice()))
     }
 
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> Result<Vec<u8>> {
         let mut nonce_bytes = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce_bytes)
-            .map_err(|_| Error::Internal("random generator failed".into()))?;
+            .map_err(|_| Error::invariant("random generator failed"))?;
         let mut buffer = plaintext.to_vec();
         self.key
             .seal_in_place_append_tag(
@@ -86,7 +86,7 @@ impl MasterKey {
                 Aad::from(aad.as_bytes()),
                 &mut buffer,
             )
-            .map_err(|_| Error::Internal("sealing failed".into()))?;
+            .map_err(|_| Error::invariant("sealing failed"))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buffer.len());
         out.push(FORMAT_V1);
         out.extend_from_slice(&nonce_bytes);
@@ -98,19 +98,19 @@ impl MasterKey {
     pub fn open(&self, sealed: &[u8], aad: &str) -> Result<Zeroizing<Vec<u8>>> {
         let (version, rest) = sealed
             .split_first()
-            .ok_or_else(|| Error::Internal("sealed key is empty".into()))?;
+            .ok_or_else(|| Error::invariant("sealed key is empty"))?;
         if *version != FORMAT_V1 || rest.len() < NONCE_LEN {
-            return Err(Error::Internal("sealed key has an unknown format".into()));
+            return Err(Error::invariant("sealed key has an unknown format"));
         }
         let (nonce_bytes, ciphertext) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce_bytes)
-            .map_err(|_| Error::Internal("bad nonce".into()))?;
+            .map_err(|_| Error::invariant("bad nonce"))?;
         let mut buffer = Zeroizing::new(ciphertext.to_vec());
         let plain_len = self
             .key
             .open_in_place(nonce, Aad::from(aad.as_bytes()), buffer.as_mut_slice())
             .map_err(|_| {
-                Error::Internal("a signing key could not be decrypted: the master key is not the one it was sealed with".into())
+                Error::invariant("a signing key could not be decrypted: the master key is not the one it was sealed with")
             })?
             .len();
         buffer.truncate(plain_len);

@@ -27,15 +27,15 @@ impl PasswordHasherPool {
             .permits
             .acquire()
             .await
-            .map_err(|_| Error::Internal("hasher closed".into()))?;
+            .map_err(|_| Error::invariant("hasher closed"))?;
         tokio::task::spawn_blocking(move || {
             Argon2::default()
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
-                .map_err(|e| Error::Internal(format!("argon2: {e}")))
+                .map_err(|e| Error::internal("argon2", e))
         })
         .await
-        .map_err(|e| Error::Internal(format!("hash task: {e}")))?
+        .map_err(|e| Error::internal("hash task", e))?
     }
 
     pub async fn verify(&self, password: String, phc: String) -> Result<bool> {
@@ -43,15 +43,14 @@ impl PasswordHasherPool {
             .permits
             .acquire()
             .await
-            .map_err(|_| Error::Internal("hasher closed".into()))?;
+            .map_err(|_| Error::invariant("hasher closed"))?;
         tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&phc)
-                .map_err(|e| Error::Internal(format!("stored hash: {e}")))?;
+            let parsed = PasswordHash::new(&phc).map_err(|e| Error::internal("stored hash", e))?;
             Ok(Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok())
         })
         .await
-        .map_err(|e| Error::Internal(format!("verify task: {e}")))?
+        .map_err(|e| Error::internal("verify task", e))?
     }
 }

@@ -104,19 +104,15 @@ impl IntoResponse for ApiError {
                 response
             }
             Error::Resource(err) => {
-                let status = match err.code {
-                    ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
-                    ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-                    ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-                    _ => StatusCode::UNAUTHORIZED,
-                };
-                let quoted = err.description.replace(['"', '\\'], "'");
-                let challenge = format!(
-                    "DPoP error=\"{}\", error_description=\"{quoted}\", algs=\"ES256 PS256 EdDSA\"",
-                    err.code.as_str()
-                );
-                let mut response = body(status, err.code.as_str(), &err.description);
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                // RFC 6750 §3 / RFC 9449 §7.1: status, challenge and body as the resource crate
+                // defines them for every resource server (algorithms from its FAPI policy).
+                let status =
+                    StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = body(status, err.code.as_str(), err.public_description());
+                if let Some(value) = err
+                    .www_authenticate()
+                    .and_then(|c| HeaderValue::from_str(&c).ok())
+                {
                     response
                         .headers_mut()
                         .insert(header::WWW_AUTHENTICATE, value);
@@ -143,8 +139,9 @@ impl IntoResponse for ApiError {
             ),
             Error::Conflict(msg) => body(StatusCode::CONFLICT, "conflict", &msg),
             Error::BadRequest(msg) => body(StatusCode::BAD_REQUEST, "invalid_request", &msg),
-            Error::Internal(msg) => {
-                tracing::error!(error = %msg, "request failed");
+            err @ Error::Internal { .. } => {
+                // The one log line of an internal error, with its whole source chain.
+                tracing::error!(error = %err.chain(), "request failed");
                 body(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server_error",

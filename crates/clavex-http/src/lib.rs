@@ -2,6 +2,7 @@
 //! extract plain values, call one `Engine` method, and map the result. No SQL, no protocol decisions.
 
 mod error;
+pub mod extract;
 mod openapi;
 mod routes;
 
@@ -17,6 +18,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
+pub use extract::TlsPeer;
 
 #[derive(Clone)]
 pub struct AppState {

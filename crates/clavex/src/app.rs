@@ -65,7 +65,11 @@ pub fn master_key(config: &Config) -> Result<MasterKey> {
 /// An engine error's message for an operator, without the API category prefix ("invalid request: ").
 fn plain_message(err: clavex_core::Error) -> String {
     match err {
-        clavex_core::Error::BadRequest(msg) | clavex_core::Error::Internal(msg) => msg,
+        clavex_core::Error::BadRequest(msg) => msg,
+        clavex_core::Error::Internal { context, source } => match source {
+            Some(source) => format!("{context}: {source}"),
+            None => context,
+        },
         other => other.to_string(),
     }
 }

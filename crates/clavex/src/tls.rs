@@ -141,6 +141,10 @@ pub async fn serve(
                     request
                         .extensions_mut()
                         .insert(ConnectInfo::<SocketAddr>(peer));
+                    // Client certificates are not requested yet (mTLS lands here): the chain is empty.
+                    request
+                        .extensions_mut()
+                        .insert(clavex_http::TlsPeer::default());
                     router.clone().oneshot(request)
                 },
             );

@@ -1,7 +1,15 @@
+//! Routes, one module per operation (mirroring `clavex_core::flows` and `clavex_core::admin`).
+//! Every handler extracts (see [`crate::extract`]), makes one engine call and responds.
+
 mod admin;
+mod discovery;
 mod interaction;
-mod oauth;
+mod issued_tokens;
+mod pages;
+mod par;
 mod register;
+mod token;
+mod userinfo;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -11,8 +19,12 @@ use crate::error::ApiResult;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .merge(oauth::routes())
+        .merge(discovery::routes())
+        .merge(token::routes())
+        .merge(issued_tokens::routes())
+        .merge(par::routes())
         .merge(interaction::routes())
+        .merge(userinfo::routes())
         .merge(register::routes())
         .merge(admin::routes())
 }

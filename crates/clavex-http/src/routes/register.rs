@@ -1,5 +1,5 @@
 //! Dynamic client registration (RFC 7591) at `/{org}/register` and client management (RFC 7592) at
-//! `/{org}/register/{client_id}`. The engine decides everything (`clavex_core::dcr`); these handlers
+//! `/{org}/register/{client_id}`. The engine decides everything (`clavex_core::flows::registration`); these handlers
 //! only read the bearer token and the JSON body.
 
 use axum::Router;
@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::read_body;
 use crate::AppState;
 use crate::error::ApiResult;
+use crate::extract::{Connection, bearer};
 
 /// A registration body: metadata with an inline JWKS of a few keys fits easily.
 const MAX_REGISTRATION_BODY: usize = 64 * 1024;
@@ -25,17 +26,6 @@ pub fn routes() -> Router<AppState> {
             "/{org}/register/{client_id}",
             axum::routing::get(read).put(update).delete(delete),
         )
-}
-
-/// The token of `Authorization: Bearer <token>`; anything else counts as no token.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value
-        .get(..7)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
-        .and_then(|_| value.get(7..))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 /// The request body as JSON (RFC 7591 §3.1: `application/json`).
@@ -64,12 +54,16 @@ fn client_information(status: StatusCode, value: &Value) -> Response {
 async fn register(
     State(state): State<AppState>,
     Path(org): Path<String>,
+    Connection(connection): Connection,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let bytes = read_body(body, MAX_REGISTRATION_BODY).await?;
     // Who may register is checked before the body is looked at.
-    let permit = state.engine.dcr_permit(&org, bearer(&headers)).await?;
+    let permit = state
+        .engine
+        .dcr_permit(&org, bearer(&headers), &connection)
+        .await?;
     let body = metadata(&headers, &bytes)?;
     let info = state.engine.dcr_register(permit, &body).await?;
     let mut response = client_information(StatusCode::CREATED, &info);
@@ -85,11 +79,12 @@ async fn register(
 async fn read(
     State(state): State<AppState>,
     Path((org, client_id)): Path<(String, String)>,
+    Connection(connection): Connection,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let auth = state
         .engine
-        .dcr_authenticate(&org, &client_id, bearer(&headers))
+        .dcr_authenticate(&org, &client_id, bearer(&headers), &connection)
         .await?;
     Ok(client_information(
         StatusCode::OK,
@@ -100,13 +95,14 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     Path((org, client_id)): Path<(String, String)>,
+    Connection(connection): Connection,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let bytes = read_body(body, MAX_REGISTRATION_BODY).await?;
     let auth = state
         .engine
-        .dcr_authenticate(&org, &client_id, bearer(&headers))
+        .dcr_authenticate(&org, &client_id, bearer(&headers), &connection)
         .await?;
     let body = metadata(&headers, &bytes)?;
     Ok(client_information(
@@ -118,11 +114,12 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     Path((org, client_id)): Path<(String, String)>,
+    Connection(connection): Connection,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let auth = state
         .engine
-        .dcr_authenticate(&org, &client_id, bearer(&headers))
+        .dcr_authenticate(&org, &client_id, bearer(&headers), &connection)
         .await?;
     state.engine.dcr_delete(auth).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

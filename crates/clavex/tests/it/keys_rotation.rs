@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 const KEYS: &str = "/api/v1/organizations/acme/keys";
 const ROTATE: &str = "/api/v1/organizations/acme/keys/rotate";
-/// `clavex_core::admin::KEY_PUBLISH_GRACE_SECS`.
-const GRACE: i64 = clavex_core::admin::KEY_PUBLISH_GRACE_SECS;
+/// `clavex_core::policy::lifetimes::KEY_PUBLISH_GRACE_SECS`.
+const GRACE: i64 = clavex_core::policy::lifetimes::KEY_PUBLISH_GRACE_SECS;
 
 fn kids(jwks: &Value) -> Vec<String> {
     jwks["keys"]

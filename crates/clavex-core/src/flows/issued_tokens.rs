@@ -14,12 +14,12 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::authorization::hash_secret;
+use crate::artifacts::{GrantPayload, Payload, RefreshPayload, hash_secret};
 use crate::client_auth::AuthenticatedClient;
+use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
-use crate::grants::RefreshPayload;
 use clavex_store::{ArtifactKind, GrantRecord};
 
 /// The `typ` (and, with `application/`, the media type) of a signed introspection response.
@@ -29,6 +29,7 @@ pub const INTROSPECTION_JWT_TYP: &str = "token-introspection+jwt";
 pub struct TokenQuery<'a> {
     pub params: Params,
     pub authorization_header: Option<&'a str>,
+    pub connection: &'a ConnectionFacts,
 }
 
 /// What a presented token turned out to be.
@@ -93,7 +94,7 @@ impl Engine {
         let metadata = &client.client.metadata;
         let alg = match metadata.introspection_signed_response_alg.as_deref() {
             Some(name) => clavex_jose::Algorithm::parse(name)
-                .map_err(|e| Error::Internal(format!("client introspection alg: {e}")))?,
+                .map_err(|e| Error::internal("client introspection alg", e))?,
             None => clavex_jose::Algorithm::Es256,
         };
         let keys = self.org_keys(&org.record.id).await?;
@@ -105,7 +106,7 @@ impl Engine {
         });
         keys.signer(alg)?
             .sign_jwt(Some(INTROSPECTION_JWT_TYP), None, true, &claims)
-            .map_err(|e| Error::Internal(format!("signing the introspection response: {e}")))
+            .map_err(|e| Error::internal("signing the introspection response", e))
     }
 
     async fn introspection_answer(
@@ -162,10 +163,9 @@ impl Engine {
                 if client_id.as_deref() != Some(client.client.metadata.client_id.as_str()) {
                     return Ok(inactive());
                 }
-                let subject =
-                    serde_json::from_str::<crate::authorization::GrantPayload>(&grant.payload_json)
-                        .ok()
-                        .map(|payload| payload.user_id);
+                let subject = GrantPayload::decode(&grant.payload_json)
+                    .ok()
+                    .map(|payload| payload.user_id);
                 let mut out = json!({
                     "active": true,
                     "client_id": client_id,

@@ -16,9 +16,10 @@ use clavex_resource::{
 use clavex_store::Store;
 use serde_json::{Map, Value};
 
-use crate::authorization::GrantPayload;
+use crate::artifacts::GrantPayload;
+use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
-use crate::error::{Error, ErrorCode, OAuthError, Result};
+use crate::error::{Error, Result};
 use crate::keyring::OrgKeys;
 use crate::policy;
 
@@ -32,22 +33,15 @@ pub struct ResourceRequest<'a> {
     pub token_in_query: bool,
     /// The form body carried `access_token` (RFC 6750 §2.2, likewise refused).
     pub token_in_body: bool,
-}
-
-fn resource_error(code: ErrorCode, msg: impl Into<String>) -> Error {
-    Error::Resource(OAuthError::new(code, msg))
+    pub connection: &'a ConnectionFacts,
 }
 
 impl From<ResourceError> for Error {
     fn from(err: ResourceError) -> Self {
-        let code = match err.code {
-            ResourceErrorCode::InvalidRequest => ErrorCode::InvalidRequest,
-            ResourceErrorCode::InvalidToken => ErrorCode::InvalidToken,
-            ResourceErrorCode::InvalidDpopProof => ErrorCode::InvalidDpopProof,
-            ResourceErrorCode::InsufficientScope => ErrorCode::InsufficientScope,
-            ResourceErrorCode::ServerError => return Error::Internal(err.description),
-        };
-        resource_error(code, err.description)
+        match err.code {
+            ResourceErrorCode::ServerError => Error::internal("verifying a resource request", err),
+            _ => Error::Resource(err),
+        }
     }
 }
 
@@ -220,7 +214,7 @@ impl Engine {
         match verifier.verify_access_token(token, now).await {
             Ok(verified) => Ok(Some(verified.claims)),
             Err(err) if err.code == ResourceErrorCode::ServerError => {
-                Err(Error::Internal(err.description))
+                Err(Error::internal("verifying an access token", err))
             }
             Err(_) => Ok(None),
         }
@@ -233,13 +227,14 @@ impl Engine {
         let token = self.verify_resource_request(&org, request, &url).await?;
         let scopes = token.scopes();
         if !scopes.contains(&"openid") {
-            return Err(resource_error(
-                ErrorCode::InsufficientScope,
+            return Err(Error::Resource(ResourceError::insufficient_scope(
                 "the access token was not issued with the openid scope",
-            ));
+            )));
         }
         let user_id = token.subject().ok_or_else(|| {
-            resource_error(ErrorCode::InvalidToken, "the access token has no subject")
+            Error::Resource(ResourceError::invalid_token(
+                "the access token has no subject",
+            ))
         })?;
         let all = self.user_claims(&org.record.id, user_id).await?;
         let mut out = Map::new();

@@ -2,7 +2,7 @@
 //! (RFC 7592) at `registration_client_uri` = `{issuer}/register/{client_id}`.
 //!
 //! A registration goes through the very same rules as the Admin API's (`Engine::register_client`,
-//! hence `client::validate_registration`); this module adds only who may register and manage:
+//! hence `policy::registration::validate_registration`); this module adds only who may register and manage:
 //! - the organization setting `dynamic_registration` (`disabled`, `open`, `initial_access_token`);
 //! - initial access tokens (RFC 7591 §3), issued through the Admin API and stored as SHA-256 hashes in
 //!   [`ArtifactKind::InitialAccessToken`] artifacts: single-use ones are consumed atomically,
@@ -14,22 +14,19 @@
 //! Every credential failure is the same `401 invalid_token`: a token of another client, an unknown
 //! token and a token for a client that no longer exists look alike.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use clavex_store::{ArtifactKind, ArtifactRecord, Consumed};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::artifacts::{InitialAccessTokenPayload, Payload, RegistrationTokenPayload, hash_secret};
 use crate::client::ClientMetadata;
+use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
+use crate::events::{self, DomainEvent};
 use crate::settings::DynamicRegistration;
-
-/// Initial access tokens live this long unless `expires_in` says otherwise.
-pub const DEFAULT_INITIAL_ACCESS_TOKEN_LIFETIME_SECS: i64 = 86_400;
-/// Bounds of an initial access token's `expires_in`.
-pub const MIN_INITIAL_ACCESS_TOKEN_LIFETIME_SECS: i64 = 60;
-pub const MAX_INITIAL_ACCESS_TOKEN_LIFETIME_SECS: i64 = 90 * 86_400;
 
 /// Members of a client information response that only the server sets (RFC 7591 §3.2.1,
 /// RFC 7592 §2.2/§3): ignored when a client sends them back (`client_id` is checked separately on
@@ -51,27 +48,11 @@ pub fn registration_client_uri(issuer: &str, client_id: &str) -> String {
     format!("{issuer}/register/{client_id}")
 }
 
-/// An initial access token as issued (shown once).
-#[derive(Debug, Serialize)]
-pub struct InitialAccessToken {
-    pub token: String,
-    pub expires_at: i64,
-    pub multi_use: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct InitialAccessTokenPayload {
-    multi_use: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct RegistrationTokenPayload {
-    client_id_issued_at: i64,
-}
-
 /// Permission to register one client at `/{org}/register`: what [`Engine::dcr_permit`] checked.
 pub struct RegistrationPermit {
     org: Arc<OrgContext>,
+    /// Who registers (for the domain event).
+    peer: IpAddr,
     /// The hash of a single-use initial access token, consumed when the registration succeeds.
     consume: Option<Vec<u8>>,
 }
@@ -79,6 +60,8 @@ pub struct RegistrationPermit {
 /// An authenticated RFC 7592 request: the client and the registration access token presented.
 pub struct RegistrationAuth {
     org: Arc<OrgContext>,
+    /// Who manages (for the domain events).
+    peer: IpAddr,
     client: ClientMetadata,
     token: String,
 }
@@ -91,10 +74,6 @@ impl RegistrationAuth {
 
 fn invalid_token(description: &str) -> Error {
     OAuthError::new(ErrorCode::InvalidToken, description).into()
-}
-
-fn hash(token: &str) -> Vec<u8> {
-    clavex_jose::sha256(token.as_bytes()).to_vec()
 }
 
 const REGISTRATION_TOKEN_INVALID: &str =
@@ -130,74 +109,6 @@ impl Engine {
         Ok(org)
     }
 
-    /// `POST /api/v1/organizations/{org}/initial-access-tokens`: a new initial access token, stored
-    /// hashed. Body members (all optional): `expires_in` (seconds, default one day), `multi_use`
-    /// (default `false`).
-    pub async fn create_initial_access_token(
-        &self,
-        org_id: &str,
-        body: &Value,
-    ) -> Result<InitialAccessToken> {
-        self.org(org_id).await?;
-        let body = body
-            .as_object()
-            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
-        let mut expires_in = DEFAULT_INITIAL_ACCESS_TOKEN_LIFETIME_SECS;
-        let mut multi_use = false;
-        for (key, value) in body {
-            match (key.as_str(), value) {
-                (_, Value::Null) => {}
-                ("expires_in", value) => {
-                    expires_in = value
-                        .as_i64()
-                        .filter(|s| {
-                            (MIN_INITIAL_ACCESS_TOKEN_LIFETIME_SECS
-                                ..=MAX_INITIAL_ACCESS_TOKEN_LIFETIME_SECS)
-                                .contains(s)
-                        })
-                        .ok_or_else(|| {
-                            Error::BadRequest(format!(
-                                "expires_in must be a whole number of seconds from {MIN_INITIAL_ACCESS_TOKEN_LIFETIME_SECS} to {MAX_INITIAL_ACCESS_TOKEN_LIFETIME_SECS}"
-                            ))
-                        })?;
-                }
-                ("multi_use", Value::Bool(b)) => multi_use = *b,
-                ("multi_use", _) => {
-                    return Err(Error::BadRequest("multi_use must be a boolean".into()));
-                }
-                (other, _) => {
-                    return Err(Error::BadRequest(format!(
-                        "unknown member {other}; allowed: expires_in, multi_use"
-                    )));
-                }
-            }
-        }
-        let token = format!("clx_iat_{}", clavex_jose::random_token(32));
-        let now = self.now();
-        let expires_at = now.saturating_add(expires_in);
-        let payload = serde_json::to_string(&InitialAccessTokenPayload { multi_use })
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        self.store
-            .insert_artifact(&ArtifactRecord {
-                kind: ArtifactKind::InitialAccessToken,
-                id_hash: hash(&token),
-                org_id: org_id.to_owned(),
-                client_id: None,
-                grant_id: None,
-                payload_json: payload,
-                created_at: now,
-                expires_at,
-                retain_until: expires_at,
-                used_at: None,
-            })
-            .await?;
-        Ok(InitialAccessToken {
-            token,
-            expires_at,
-            multi_use,
-        })
-    }
-
     /// May this request register a client? Checks the organization's policy and, under
     /// `initial_access_token`, the bearer token (missing, unknown, another organization's, expired
     /// or used: `invalid_token`). A single-use token is consumed only by a successful registration.
@@ -205,19 +116,23 @@ impl Engine {
         &self,
         org_id: &str,
         bearer: Option<&str>,
+        connection: &ConnectionFacts,
     ) -> Result<RegistrationPermit> {
         let org = self.dcr_org(org_id).await?;
+        let peer = connection.peer;
         match org.settings.dynamic_registration {
-            DynamicRegistration::Open | DynamicRegistration::Disabled => {
-                Ok(RegistrationPermit { org, consume: None })
-            }
+            DynamicRegistration::Open | DynamicRegistration::Disabled => Ok(RegistrationPermit {
+                org,
+                peer,
+                consume: None,
+            }),
             DynamicRegistration::InitialAccessToken => {
                 let token = bearer.ok_or_else(|| {
                     invalid_token(
                         "an initial access token is required: send Authorization: Bearer <initial access token>",
                     )
                 })?;
-                let id_hash = hash(token);
+                let id_hash = hash_secret(token);
                 let record = self
                     .store
                     .get_artifact(ArtifactKind::InitialAccessToken, &id_hash)
@@ -232,10 +147,10 @@ impl Engine {
                 if record.expires_at <= self.now() {
                     return Err(invalid_token("the initial access token has expired"));
                 }
-                let payload: InitialAccessTokenPayload = serde_json::from_str(&record.payload_json)
-                    .map_err(|e| Error::Internal(format!("initial access token: {e}")))?;
+                let payload = InitialAccessTokenPayload::of_artifact(&record)?;
                 Ok(RegistrationPermit {
                     org,
+                    peer,
                     consume: (!payload.multi_use).then_some(id_hash),
                 })
             }
@@ -246,7 +161,7 @@ impl Engine {
     /// information response (metadata, `client_id_issued_at`, `registration_access_token`,
     /// `registration_client_uri`). The server chooses `client_id`; one sent is ignored.
     pub async fn dcr_register(&self, permit: RegistrationPermit, body: &Value) -> Result<Value> {
-        let RegistrationPermit { org, consume } = permit;
+        let RegistrationPermit { org, peer, consume } = permit;
         let org_id = org.record.id.as_str();
         let mut object = registration_body(body)?;
         object.remove("client_id");
@@ -277,7 +192,12 @@ impl Engine {
             self.delete_client(org_id, &metadata.client_id).await?;
             return Err(err);
         }
-        tracing::info!(org = %org_id, client_id = %metadata.client_id, "client registered dynamically");
+        events::emit(&DomainEvent::DynamicRegistration {
+            org_id,
+            client_id: &metadata.client_id,
+            action: "register",
+            peer,
+        });
         client_information(&org, &metadata, &token)
     }
 
@@ -287,14 +207,14 @@ impl Engine {
         metadata: &ClientMetadata,
         token: &str,
     ) -> Result<()> {
-        let payload = serde_json::to_string(&RegistrationTokenPayload {
+        let payload = RegistrationTokenPayload {
             client_id_issued_at: metadata.client_id_issued_at,
-        })
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+        .encode()?;
         self.store
             .insert_artifact(&ArtifactRecord {
                 kind: ArtifactKind::RegistrationAccessToken,
-                id_hash: hash(token),
+                id_hash: hash_secret(token),
                 org_id: org_id.to_owned(),
                 client_id: Some(metadata.client_id.clone()),
                 grant_id: None,
@@ -317,6 +237,7 @@ impl Engine {
         org_id: &str,
         client_id: &str,
         bearer: Option<&str>,
+        connection: &ConnectionFacts,
     ) -> Result<RegistrationAuth> {
         let org = self.dcr_org(org_id).await?;
         let token = bearer.ok_or_else(|| {
@@ -324,18 +245,17 @@ impl Engine {
                 "a registration access token is required: send Authorization: Bearer <registration_access_token>",
             )
         })?;
-        let token_hash = hash(token);
+        let token_hash = hash_secret(token);
         let record = self
             .store
             .get_artifact(ArtifactKind::RegistrationAccessToken, &token_hash)
             .await?
             .filter(|r| r.org_id == org.record.id && r.client_id.as_deref() == Some(client_id))
             .ok_or_else(|| invalid_token(REGISTRATION_TOKEN_INVALID))?;
-        let payload: RegistrationTokenPayload = serde_json::from_str(&record.payload_json)
-            .map_err(|e| Error::Internal(format!("registration access token: {e}")))?;
+        let payload = RegistrationTokenPayload::of_artifact(&record)?;
         let client = match self.store.get_client(org_id, client_id).await? {
             Some(record) => serde_json::from_str::<ClientMetadata>(&record.metadata_json)
-                .map_err(|e| Error::Internal(format!("client metadata: {e}")))?,
+                .map_err(|e| Error::internal("client metadata", e))?,
             None => {
                 self.forget_registration_token(&token_hash).await;
                 return Err(invalid_token(REGISTRATION_TOKEN_INVALID));
@@ -347,6 +267,7 @@ impl Engine {
         }
         Ok(RegistrationAuth {
             org,
+            peer: connection.peer,
             client,
             token: token.to_owned(),
         })
@@ -387,7 +308,12 @@ impl Engine {
                 false,
             )
             .await?;
-        tracing::info!(org = %auth.org.record.id, client_id = %metadata.client_id, "client updated dynamically");
+        events::emit(&DomainEvent::DynamicRegistration {
+            org_id: &auth.org.record.id,
+            client_id: &metadata.client_id,
+            action: "update",
+            peer: auth.peer,
+        });
         client_information(&auth.org, &metadata, &auth.token)
     }
 
@@ -397,17 +323,23 @@ impl Engine {
     pub async fn dcr_delete(&self, auth: RegistrationAuth) -> Result<()> {
         self.delete_client(&auth.org.record.id, auth.client_id())
             .await?;
-        tracing::info!(org = %auth.org.record.id, client_id = %auth.client_id(), "client deleted dynamically");
+        events::emit(&DomainEvent::DynamicRegistration {
+            org_id: &auth.org.record.id,
+            client_id: auth.client_id(),
+            action: "delete",
+            peer: auth.peer,
+        });
         Ok(())
     }
 }
 
 /// RFC 7591 §3.2.1 / RFC 7592 §3: the metadata as stored, plus the management credentials.
 fn client_information(org: &OrgContext, metadata: &ClientMetadata, token: &str) -> Result<Value> {
-    let mut value = serde_json::to_value(metadata).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut value =
+        serde_json::to_value(metadata).map_err(|e| Error::internal("encoding JSON", e))?;
     let object = value
         .as_object_mut()
-        .ok_or_else(|| Error::Internal("client metadata is not an object".into()))?;
+        .ok_or_else(|| Error::invariant("client metadata is not an object"))?;
     object.insert(
         "registration_access_token".into(),
         Value::String(token.to_owned()),

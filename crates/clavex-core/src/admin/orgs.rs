@@ -1,0 +1,303 @@
+//! Organizations: creation (with signing keys and an admin token), the first-start bootstrap, reads,
+//! settings changes and deletion.
+
+use clavex_jose::Algorithm;
+use clavex_store::OrganizationRecord;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::admin::new_admin_token;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::ids::OrgId;
+use crate::keyring;
+use crate::policy::{self, lifetimes};
+use crate::settings::OrgSettings;
+
+#[derive(Debug, Serialize)]
+pub struct OrganizationView {
+    pub id: String,
+    pub display_name: String,
+    pub issuer: String,
+    pub settings: OrgSettings,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a fresh start found or created.
+pub struct BootstrapOutcome {
+    pub created: bool,
+    /// The bootstrap organization's admin token, when this start generated it (printed once).
+    pub generated_org_token: Option<String>,
+    /// The server-level admin token, when this start generated it (printed once).
+    pub generated_server_token: Option<String>,
+}
+
+fn display_name_error() -> Error {
+    Error::BadRequest("display_name must be a string of 1-200 characters".into())
+}
+
+/// The same rule at creation and on change.
+fn check_display_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(display_name_error());
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub fn org_view(&self, record: &OrganizationRecord) -> Result<OrganizationView> {
+        let settings: OrgSettings = serde_json::from_str(&record.settings_json)
+            .map_err(|e| Error::internal("org settings", e))?;
+        Ok(OrganizationView {
+            id: record.id.clone(),
+            display_name: record.display_name.clone(),
+            issuer: self.issuer_for(&record.id),
+            settings,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        })
+    }
+
+    /// Creates an organization with its signing keys (ES256, PS256, EdDSA) and returns a new admin
+    /// token for it (shown once).
+    pub async fn create_organization(
+        &self,
+        id: &str,
+        display_name: Option<&str>,
+        settings_patch: Option<&Value>,
+    ) -> Result<(OrganizationView, String)> {
+        OrgId::parse(id)?;
+        if let Some(name) = display_name {
+            check_display_name(name)?;
+        }
+        let mut settings = OrgSettings {
+            scopes: policy::scope::DEFAULT_API_SCOPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            ..OrgSettings::default()
+        };
+        if let Some(patch) = settings_patch {
+            settings = apply_settings_patch(&settings, patch)?;
+        }
+        let now = self.now();
+        let record = OrganizationRecord {
+            id: id.to_owned(),
+            display_name: display_name.unwrap_or(id).to_owned(),
+            settings_json: serde_json::to_string(&settings)
+                .map_err(|e| Error::internal("encoding JSON", e))?,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .insert_organization(&record)
+            .await
+            .map_err(|e| match e {
+                clavex_store::StoreError::Conflict(_) => {
+                    Error::Conflict(format!("organization {id} already exists"))
+                }
+                other => other.into(),
+            })?;
+        for alg in [Algorithm::Es256, Algorithm::Ps256, Algorithm::EdDsa] {
+            let key = keyring::new_key_record(&self.master, id, alg, now)?;
+            self.store.insert_signing_key(&key).await?;
+        }
+        let token = new_admin_token();
+        self.add_admin_token(Some(id), &token, "organization admin")
+            .await?;
+        Ok((self.org_view(&record)?, token))
+    }
+
+    /// First-start setup: the bootstrap organization and a server-level admin token. Idempotent; an
+    /// explicitly configured token is (re)registered on every start so scripts can rely on it.
+    pub async fn bootstrap(
+        &self,
+        org_id: &str,
+        org_token: Option<&str>,
+        server_token: Option<&str>,
+    ) -> Result<BootstrapOutcome> {
+        let mut outcome = BootstrapOutcome {
+            created: false,
+            generated_org_token: None,
+            generated_server_token: None,
+        };
+        if self.store.get_organization(org_id).await?.is_none() {
+            let display = if org_id == "acme" {
+                "ACME Bank (demo)"
+            } else {
+                org_id
+            };
+            // Nodes starting together on an empty database race here; the loser finds the
+            // organization created by the winner, which is what it wanted.
+            match self.create_organization(org_id, Some(display), None).await {
+                Ok((_, generated)) => {
+                    outcome.created = true;
+                    outcome.generated_org_token = Some(generated);
+                }
+                Err(Error::Conflict(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        if outcome.created {
+            if org_token.is_some() {
+                // The configured token replaces the generated one.
+                outcome.generated_org_token = None;
+                self.store.delete_admin_tokens(Some(org_id)).await?;
+            }
+            if server_token.is_none() {
+                let token = new_admin_token();
+                self.add_admin_token(None, &token, "server admin").await?;
+                outcome.generated_server_token = Some(token);
+            }
+        }
+        if let Some(token) = org_token {
+            self.add_admin_token(
+                Some(org_id),
+                token,
+                "bootstrap (CLAVEX_BOOTSTRAP_ADMIN_TOKEN)",
+            )
+            .await?;
+        }
+        if let Some(token) = server_token {
+            self.add_admin_token(None, token, "server admin (CLAVEX_SERVER_ADMIN_TOKEN)")
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    pub async fn get_organization(&self, id: &str) -> Result<OrganizationView> {
+        let record = self
+            .store
+            .get_organization(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("organization {id}")))?;
+        self.org_view(&record)
+    }
+
+    pub async fn list_organizations(&self) -> Result<Vec<OrganizationView>> {
+        self.store
+            .list_organizations()
+            .await?
+            .iter()
+            .map(|r| self.org_view(r))
+            .collect()
+    }
+
+    /// `PATCH /api/v1/organizations/{org}`: `display_name` and any settings member.
+    pub async fn patch_organization(&self, id: &str, patch: &Value) -> Result<OrganizationView> {
+        let patch = patch
+            .as_object()
+            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
+        let mut record = self
+            .store
+            .get_organization(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("organization {id}")))?;
+        let current: OrgSettings = serde_json::from_str(&record.settings_json)
+            .map_err(|e| Error::internal("org settings", e))?;
+        let mut settings_patch = Map::new();
+        for (key, value) in patch {
+            match key.as_str() {
+                "display_name" => {
+                    let name = value.as_str().ok_or_else(display_name_error)?;
+                    check_display_name(name)?;
+                    record.display_name = name.to_owned();
+                }
+                "id" | "issuer" | "created_at" | "updated_at" => {
+                    return Err(Error::BadRequest(format!("{key} cannot be changed")));
+                }
+                "settings" => {
+                    let inner = value
+                        .as_object()
+                        .ok_or_else(|| Error::BadRequest("settings must be an object".into()))?;
+                    settings_patch.extend(inner.clone());
+                }
+                _ => {
+                    settings_patch.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        let settings = apply_settings_patch(&current, &Value::Object(settings_patch))?;
+        record.settings_json =
+            serde_json::to_string(&settings).map_err(|e| Error::internal("encoding JSON", e))?;
+        record.updated_at = self.now();
+        self.store.update_organization(&record).await?;
+        self.forget_org(id).await;
+        self.org_view(&record)
+    }
+
+    pub async fn delete_organization(&self, id: &str) -> Result<()> {
+        // The node's cached clients of this organization go with it: otherwise an organization
+        // re-created under the same id would authenticate the old one's clients until the cache
+        // expires.
+        let clients = self.store.list_clients(id).await?;
+        self.store
+            .delete_organization(id)
+            .await
+            .map_err(|e| match e {
+                clavex_store::StoreError::NotFound => Error::NotFound(format!("organization {id}")),
+                other => other.into(),
+            })?;
+        for client in &clients {
+            self.forget_client(id, &client.client_id).await;
+        }
+        self.forget_org(id).await;
+        Ok(())
+    }
+}
+
+fn apply_settings_patch(current: &OrgSettings, patch: &Value) -> Result<OrgSettings> {
+    let mut merged =
+        serde_json::to_value(current).map_err(|e| Error::internal("encoding JSON", e))?;
+    let (Some(target), Some(source)) = (merged.as_object_mut(), patch.as_object()) else {
+        return Err(Error::BadRequest("settings must be a JSON object".into()));
+    };
+    for (k, v) in source {
+        if v.is_null() {
+            target.remove(k);
+        } else {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    let settings: OrgSettings =
+        serde_json::from_value(merged).map_err(|e| Error::BadRequest(format!("settings: {e}")))?;
+    validate_settings(&settings)?;
+    Ok(settings)
+}
+
+fn validate_settings(settings: &OrgSettings) -> Result<()> {
+    for kind in &settings.authorization_details_types {
+        if kind.is_empty() || kind.len() > 100 || kind.chars().any(|c| c.is_control()) {
+            return Err(Error::BadRequest(format!(
+                "authorization_details type {kind:?} must be 1-100 printable characters"
+            )));
+        }
+    }
+    for scope in &settings.scopes {
+        policy::scope::check_offered_scope(scope).map_err(Error::BadRequest)?;
+    }
+    let named = settings.resources.iter().map(|r| ("resource", r)).chain(
+        settings
+            .default_audience
+            .iter()
+            .map(|a| ("default_audience", a)),
+    );
+    for (setting, resource) in named {
+        let url = url::Url::parse(resource).map_err(|_| {
+            Error::BadRequest(format!("{setting} {resource} must be an absolute URI"))
+        })?;
+        if url.fragment().is_some() {
+            return Err(Error::BadRequest(format!(
+                "{setting} {resource} must not contain a fragment (RFC 8707 §2)"
+            )));
+        }
+    }
+    if !lifetimes::access_token_lifetime_allowed(settings.access_token_lifetime) {
+        return Err(Error::BadRequest(
+            "access_token_lifetime must be between 30 and 86400 seconds".into(),
+        ));
+    }
+
+    Ok(())
+}

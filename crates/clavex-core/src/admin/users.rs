@@ -1,0 +1,247 @@
+//! Users: creation with an argon2id password hash, reads, changes, deletion (which ends their
+//! sessions and grants), and password verification for the login page.
+
+use clavex_store::UserRecord;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub user_id: String,
+    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub claims: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn user_view(record: &UserRecord) -> UserView {
+    UserView {
+        user_id: record.user_id.clone(),
+        username: record.username.clone(),
+        email: record.email.clone(),
+        claims: serde_json::from_str(&record.claims_json).unwrap_or_else(|_| json!({})),
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+    }
+}
+
+/// Profile claims an administrator may set on a user (OIDC Core §5.1, minus `sub` and `email`).
+const USER_CLAIMS: [&str; 12] = [
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "birthdate",
+    "locale",
+    "phone_number",
+    "address",
+    "email_verified",
+    "zoneinfo",
+];
+
+impl Engine {
+    pub async fn create_user(&self, org_id: &str, body: &Value) -> Result<UserView> {
+        self.org(org_id).await?;
+        let body = body
+            .as_object()
+            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
+        let username = body
+            .get("username")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::BadRequest("username is required".into()))?;
+        check_username(username)?;
+        let password = body
+            .get("password")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::BadRequest("password is required".into()))?;
+        check_password(password)?;
+        let email = optional_email(body)?;
+        let claims = user_claims(body, &Map::new())?;
+        let now = self.now();
+        let record = UserRecord {
+            org_id: org_id.to_owned(),
+            user_id: uuid::Uuid::now_v7().to_string(),
+            username: username.to_owned(),
+            email,
+            password_hash: self.hasher.hash(password.to_owned()).await?,
+            claims_json: Value::Object(claims).to_string(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_user(&record).await.map_err(|e| match e {
+            clavex_store::StoreError::Conflict(_) => {
+                Error::Conflict("username or email is already taken".into())
+            }
+            other => other.into(),
+        })?;
+        Ok(user_view(&record))
+    }
+
+    pub async fn get_user(&self, org_id: &str, user_id: &str) -> Result<UserView> {
+        let record = self
+            .store
+            .get_user(org_id, user_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+        Ok(user_view(&record))
+    }
+
+    pub async fn list_users(&self, org_id: &str) -> Result<Vec<UserView>> {
+        self.org(org_id).await?;
+        Ok(self
+            .store
+            .list_users(org_id)
+            .await?
+            .iter()
+            .map(user_view)
+            .collect())
+    }
+
+    pub async fn patch_user(&self, org_id: &str, user_id: &str, body: &Value) -> Result<UserView> {
+        let body = body
+            .as_object()
+            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
+        let mut record = self
+            .store
+            .get_user(org_id, user_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+        if let Some(username) = body.get("username") {
+            let username = username
+                .as_str()
+                .ok_or_else(|| Error::BadRequest("username must be a string".into()))?;
+            check_username(username)?;
+            record.username = username.to_owned();
+        }
+        if body.contains_key("email") {
+            record.email = optional_email(body)?;
+        }
+        if let Some(password) = body.get("password") {
+            let password = password
+                .as_str()
+                .ok_or_else(|| Error::BadRequest("password must be a string".into()))?;
+            check_password(password)?;
+            record.password_hash = self.hasher.hash(password.to_owned()).await?;
+        }
+        let existing: Map<String, Value> =
+            serde_json::from_str(&record.claims_json).unwrap_or_default();
+        record.claims_json = Value::Object(user_claims(body, &existing)?).to_string();
+        record.updated_at = self.now();
+        self.store.update_user(&record).await.map_err(|e| match e {
+            clavex_store::StoreError::Conflict(_) => {
+                Error::Conflict("username or email is already taken".into())
+            }
+            clavex_store::StoreError::NotFound => Error::NotFound(format!("user {user_id}")),
+            other => other.into(),
+        })?;
+        Ok(user_view(&record))
+    }
+
+    /// Deletes a user and revokes everything issued for them: their grants (so their access tokens
+    /// fail every grant-status check), refresh tokens, codes and consents.
+    pub async fn delete_user(&self, org_id: &str, user_id: &str) -> Result<()> {
+        self.store
+            .delete_user(org_id, user_id)
+            .await
+            .map_err(|e| match e {
+                clavex_store::StoreError::NotFound => Error::NotFound(format!("user {user_id}")),
+                other => other.into(),
+            })?;
+        let revoked = self
+            .store
+            .revoke_user_grants(org_id, user_id, self.now())
+            .await?;
+        if revoked > 0 {
+            tracing::info!(org = %org_id, grants = revoked, "deleted user's grants revoked");
+        }
+        Ok(())
+    }
+
+    /// Checks a user's password (used by the login flow). The same answer, and about the same work,
+    /// for an unknown user and a wrong password.
+    pub async fn verify_user_password(
+        &self,
+        org_id: &str,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<UserView>> {
+        let record = self.store.find_user_by_login(org_id, login).await?;
+        let phc = match &record {
+            Some(r) => r.password_hash.clone(),
+            None => DUMMY_PHC.to_owned(),
+        };
+        let ok = self.hasher.verify(password.to_owned(), phc).await?;
+        Ok(match record {
+            Some(r) if ok => Some(user_view(&r)),
+            _ => None,
+        })
+    }
+}
+
+/// A valid argon2id hash of a random string, verified when the user does not exist so that both
+/// answers cost one argon2 verification.
+const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YZ0yS6R0nLwMSU7gD2v5Kq5yLq0xQmJ0dDpYQ8vYw9E";
+
+fn check_username(username: &str) -> Result<()> {
+    if username.is_empty()
+        || username.chars().count() > 200
+        || username.chars().any(char::is_control)
+    {
+        return Err(Error::BadRequest(
+            "username must be 1-200 printable characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < 8 || password.len() > 1024 {
+        return Err(Error::BadRequest(
+            "password must be 8-1024 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn optional_email(body: &Map<String, Value>) -> Result<Option<String>> {
+    match body.get("email") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(e))
+            if e.contains('@') && e.len() <= 254 && !e.chars().any(char::is_whitespace) =>
+        {
+            Ok(Some(e.clone()))
+        }
+        Some(_) => Err(Error::BadRequest(
+            "email must be an address like user@example.com".into(),
+        )),
+    }
+}
+
+fn user_claims(
+    body: &Map<String, Value>,
+    existing: &Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let mut claims = existing.clone();
+    for (key, value) in body {
+        if USER_CLAIMS.contains(&key.as_str()) {
+            if value.is_null() {
+                claims.remove(key);
+            } else {
+                claims.insert(key.clone(), value.clone());
+            }
+        } else if !["username", "password", "email"].contains(&key.as_str()) {
+            return Err(Error::BadRequest(format!(
+                "unknown user attribute {key}; allowed: username, password, email, {}",
+                USER_CLAIMS.join(", ")
+            )));
+        }
+    }
+    Ok(claims)
+}

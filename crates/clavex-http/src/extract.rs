@@ -1,0 +1,221 @@
+//! Extractors: the request facts every handler needs, read one way in one place — the connection
+//! (peer after trusted-proxy resolution, listener, client certificates), the DPoP proofs, the
+//! client-authentication header, the admin principal and form bodies. Handlers then make one engine
+//! call and respond.
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use clavex_core::admin::AdminPrincipal;
+use clavex_core::form::{MAX_FORM_BYTES, Params};
+use clavex_core::{ConnectionFacts, Error, OAuthError, Transport};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Put on each request by the TLS listener (`clavex::tls`): the request came over Clavex's own TLS,
+/// with these client certificates (DER, leaf first; empty when none was presented).
+#[derive(Debug, Clone, Default)]
+pub struct TlsPeer {
+    pub client_certificate_chain: Vec<Vec<u8>>,
+}
+
+/// The connection facts of a request. The TCP peer comes from `ConnectInfo`, which both listeners
+/// set; a server without it is a wiring bug (500), never a guessed address.
+pub struct Connection(pub ConnectionFacts);
+
+impl FromRequestParts<AppState> for Connection {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ConnectInfo(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or_else(|| Error::invariant("the listener did not record the peer address"))?;
+        let tls = parts.extensions.get::<TlsPeer>();
+        Ok(Connection(ConnectionFacts {
+            peer: state.client_ip(peer.ip(), &parts.headers),
+            transport: if tls.is_some() {
+                Transport::Tls
+            } else {
+                Transport::Plain
+            },
+            client_certificate_chain: tls
+                .map(|t| t.client_certificate_chain.clone())
+                .unwrap_or_default(),
+        }))
+    }
+}
+
+/// Every `DPoP` header value, in order (RFC 9449 §4.3 refuses more than one; the engine decides).
+pub struct DpopProofs(pub Vec<String>);
+
+impl DpopProofs {
+    pub fn as_strs(&self) -> Vec<&str> {
+        self.0.iter().map(String::as_str).collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DpopProofs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let mut proofs = Vec::new();
+        for value in parts.headers.get_all("dpop") {
+            let proof = value
+                .to_str()
+                .map_err(|_| OAuthError::invalid_dpop_proof("DPoP header is not ASCII"))?;
+            proofs.push(proof.to_owned());
+        }
+        Ok(DpopProofs(proofs))
+    }
+}
+
+/// What a client presents to authenticate besides the form: the `Authorization` header (FAPI 2.0
+/// refuses every scheme there, but the answer names the scheme used, RFC 6749 §5.2).
+pub struct ClientAuthentication {
+    pub authorization: Option<String>,
+}
+
+impl ClientAuthentication {
+    pub fn authorization(&self) -> Option<&str> {
+        self.authorization.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAuthentication {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(ClientAuthentication {
+            authorization: parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        })
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`; anything else counts as no token.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+        .and_then(|_| value.get(7..))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The authenticated caller of the Admin API.
+pub struct Admin(pub AdminPrincipal);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let readable = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if readable.is_none() {
+            return Err(Error::Unauthorized("missing admin token".into()).into());
+        }
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            Error::Unauthorized("the Authorization header must be Bearer <admin token>".into())
+        })?;
+        Ok(Admin(state.engine.authenticate_admin(token).await?))
+    }
+}
+
+/// The server-level admin (creates and deletes organizations).
+pub struct ServerAdmin;
+
+impl FromRequestParts<AppState> for ServerAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Admin::from_request_parts(parts, state)
+            .await?
+            .0
+            .ensure_server()?;
+        Ok(ServerAdmin)
+    }
+}
+
+/// An admin allowed to manage the organization named by the route's `{org}`: its own admin or the
+/// server admin. Checked before the body is read.
+pub struct OrgAdmin {
+    pub org: String,
+}
+
+impl FromRequestParts<AppState> for OrgAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Admin(principal) = Admin::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::BadRequest(e.body_text()))?;
+        let org = params
+            .iter()
+            .find(|(name, _)| *name == "org")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(|| Error::invariant("an organization admin route without {org}"))?;
+        principal.ensure_org(&org)?;
+        Ok(OrgAdmin { org })
+    }
+}
+
+/// Which endpoint a form belongs to, for the error that names it.
+pub trait FormEndpoint {
+    /// "the token request", "the request", …
+    const WHAT: &'static str;
+}
+
+pub struct AnyRequest;
+impl FormEndpoint for AnyRequest {
+    const WHAT: &'static str = "the request";
+}
+pub struct TokenRequestForm;
+impl FormEndpoint for TokenRequestForm {
+    const WHAT: &'static str = "the token request";
+}
+pub struct RevocationForm;
+impl FormEndpoint for RevocationForm {
+    const WHAT: &'static str = "the revocation request";
+}
+pub struct IntrospectionForm;
+impl FormEndpoint for IntrospectionForm {
+    const WHAT: &'static str = "the introspection request";
+}
+
+/// An `application/x-www-form-urlencoded` body of at most [`MAX_FORM_BYTES`], parsed.
+pub struct Form<E = AnyRequest>(pub Params, pub PhantomData<E>);
+
+impl<E> Form<E> {
+    pub fn into_params(self) -> Params {
+        self.0
+    }
+}
+
+impl<S: Send + Sync, E: FormEndpoint> FromRequest<S> for Form<E> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        if !crate::routes::is_form(request.headers()) {
+            return Err(OAuthError::invalid_request(format!(
+                "{} must be application/x-www-form-urlencoded",
+                E::WHAT
+            ))
+            .into());
+        }
+        let bytes = crate::routes::read_body(request.into_body(), MAX_FORM_BYTES).await?;
+        Ok(Form(Params::parse(&bytes)?, PhantomData))
+    }
+}
