@@ -3,7 +3,11 @@
 //! [`run_all`] runs every [`Store`] check and panics with the first failure, like a test;
 //! [`check_all`] and the individual `check_*` functions return the failure instead. [`run_flow_all`]
 //! and [`check_flow_all`] do the same for the [`FlowStore`] checks (`check_flow_*`), which take a
-//! [`StoreWithFlow`]: they need organizations to own what they store. Every check makes its own
+//! [`StoreWithFlow`]: they need organizations to own what they store. [`run_across_all`] and
+//! [`check_across_all`] run the checks that need several stores on one database. Each suite's
+//! checks are listed once ([`STORE_CHECKS`], [`FLOW_CHECKS`], [`CROSS_STORE_CHECKS`]) and its
+//! runners return how many checks ran, so that a backend's tests can assert that the whole suite
+//! ran instead of trusting that it did. Every check makes its own
 //! organizations, namespaces, keys and token hashes from [`unique_suffix`], so the suite can run
 //! again and again against the same database, and alongside itself. Some checks do touch rows that
 //! are not their own: `delete_admin_tokens(None)` removes every server-level admin token, and the
@@ -200,28 +204,113 @@ fn key(org_id: &str, kid: &str, alg: &str, created_at: UnixSeconds) -> SigningKe
     }
 }
 
-/// Runs every check; panics with the first failure. This is the entry point for tests.
+/// Declares a suite in one place: `$names`, the names of its checks in the order they run, and
+/// `$runner`, which runs them in that order and counts each one that passes. The runners return
+/// that count, so a test can assert that every listed check ran rather than assume it.
+macro_rules! suite {
+    ($(#[$meta:meta])* $names:ident, $runner:ident($store:ty) = [$($check:ident),+ $(,)?]) => {
+        $(#[$meta])*
+        pub const $names: &[&str] = &[$(stringify!($check)),+];
+
+        async fn $runner(store: $store) -> CheckResult<usize> {
+            let mut ran = 0;
+            $(
+                $check(store).await?;
+                ran += 1;
+            )+
+            Ok(ran)
+        }
+    };
+}
+
+suite! {
+    /// Every [`Store`] check, in the order [`check_all`] runs them.
+    STORE_CHECKS, store_checks(&dyn Store) = [
+        check_ping,
+        check_organizations,
+        check_admin_tokens,
+        check_clients,
+        check_users,
+        check_signing_keys,
+        check_delete_organization_cascades,
+        check_record_once,
+        check_record_once_many,
+        check_purge_expired_replays,
+        check_record_once_concurrent,
+    ]
+}
+
+suite! {
+    /// Every [`FlowStore`] check, in the order [`check_flow_all`] runs them.
+    FLOW_CHECKS, flow_checks(&dyn StoreWithFlow) = [
+        check_flow_artifacts,
+        check_flow_consume,
+        check_flow_consume_concurrent,
+        check_flow_consume_and_issue,
+        check_flow_purge_artifacts,
+        check_flow_delete_client_artifacts,
+        check_flow_grants,
+        check_flow_revoke_user_grants,
+        check_flow_consents,
+        check_flow_counters,
+        check_flow_delete_organization_cascades,
+    ]
+}
+
+/// The checks that take several stores on one database (several nodes), in the order
+/// [`check_across_all`] runs them. With one store they are also part of the single-store suites
+/// (`check_record_once_concurrent`, `check_flow_consume_concurrent`).
+pub const CROSS_STORE_CHECKS: &[&str] = &["check_record_once_across", "check_consume_across"];
+
+/// Runs every check; panics with the first failure. This is the entry point for tests. Returns how
+/// many checks ran (all of [`STORE_CHECKS`] when it returns).
 #[allow(clippy::panic)] // A test harness: failing loudly is its purpose.
-pub async fn run_all(store: &dyn Store) {
-    if let Err(failure) = check_all(store).await {
-        panic!("store conformance failed at {failure}");
+pub async fn run_all(store: &dyn Store) -> usize {
+    match check_all(store).await {
+        Ok(ran) => ran,
+        Err(failure) => panic!("store conformance failed at {failure}"),
     }
 }
 
-/// Runs every check; returns the first failure.
-pub async fn check_all(store: &dyn Store) -> CheckResult {
-    check_ping(store).await?;
-    check_organizations(store).await?;
-    check_admin_tokens(store).await?;
-    check_clients(store).await?;
-    check_users(store).await?;
-    check_signing_keys(store).await?;
-    check_delete_organization_cascades(store).await?;
-    check_record_once(store).await?;
-    check_record_once_many(store).await?;
-    check_purge_expired_replays(store).await?;
-    check_record_once_concurrent(store).await?;
-    Ok(())
+/// Runs every check; returns how many ran, or the first failure.
+pub async fn check_all(store: &dyn Store) -> CheckResult<usize> {
+    store_checks(store).await
+}
+
+/// Runs every flow check; panics with the first failure. This is the entry point for tests.
+/// Returns how many checks ran (all of [`FLOW_CHECKS`] when it returns).
+#[allow(clippy::panic)] // A test harness: failing loudly is its purpose.
+pub async fn run_flow_all(store: &dyn StoreWithFlow) -> usize {
+    match check_flow_all(store).await {
+        Ok(ran) => ran,
+        Err(failure) => panic!("flow store conformance failed at {failure}"),
+    }
+}
+
+/// Runs every flow check; returns how many ran, or the first failure.
+pub async fn check_flow_all(store: &dyn StoreWithFlow) -> CheckResult<usize> {
+    flow_checks(store).await
+}
+
+/// Runs every cross-store check on `stores`, which must share one database; panics with the first
+/// failure. Returns how many checks ran (all of [`CROSS_STORE_CHECKS`] when it returns).
+#[allow(clippy::panic)] // A test harness: failing loudly is its purpose.
+pub async fn run_across_all(stores: &[&dyn StoreWithFlow]) -> usize {
+    match check_across_all(stores).await {
+        Ok(ran) => ran,
+        Err(failure) => panic!("cross-store conformance failed at {failure}"),
+    }
+}
+
+/// Runs every cross-store check on `stores`; returns how many ran, or the first failure.
+pub async fn check_across_all(stores: &[&dyn StoreWithFlow]) -> CheckResult<usize> {
+    let as_stores: Vec<&dyn Store> = stores.iter().map(|&s| s as &dyn Store).collect();
+    let mut ran = 0;
+    check_record_once_across(&as_stores).await?;
+    ran += 1;
+    check_consume_across(stores).await?;
+    ran += 1;
+    Ok(ran)
 }
 
 pub async fn check_ping(store: &dyn Store) -> CheckResult {
@@ -1415,30 +1504,6 @@ fn used(artifact: &ArtifactRecord, now: UnixSeconds) -> ArtifactRecord {
         used_at: Some(now),
         ..artifact.clone()
     }
-}
-
-/// Runs every flow check; panics with the first failure. This is the entry point for tests.
-#[allow(clippy::panic)] // A test harness: failing loudly is its purpose.
-pub async fn run_flow_all(store: &dyn StoreWithFlow) {
-    if let Err(failure) = check_flow_all(store).await {
-        panic!("flow store conformance failed at {failure}");
-    }
-}
-
-/// Runs every flow check; returns the first failure.
-pub async fn check_flow_all(store: &dyn StoreWithFlow) -> CheckResult {
-    check_flow_artifacts(store).await?;
-    check_flow_consume(store).await?;
-    check_flow_consume_concurrent(store).await?;
-    check_flow_consume_and_issue(store).await?;
-    check_flow_purge_artifacts(store).await?;
-    check_flow_delete_client_artifacts(store).await?;
-    check_flow_grants(store).await?;
-    check_flow_revoke_user_grants(store).await?;
-    check_flow_consents(store).await?;
-    check_flow_counters(store).await?;
-    check_flow_delete_organization_cascades(store).await?;
-    Ok(())
 }
 
 /// `revoke_user_grants`: every live grant of the user is revoked (an already revoked one keeps its
@@ -2867,4 +2932,58 @@ pub async fn check_flow_delete_organization_cascades(store: &dyn StoreWithFlow) 
         None,
         "an artifact goes with its org",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use super::{CROSS_STORE_CHECKS, FLOW_CHECKS, STORE_CHECKS};
+
+    /// The runners themselves, which are not checks.
+    const RUNNERS: [&str; 3] = ["check_all", "check_flow_all", "check_across_all"];
+
+    /// Every `check_*` function defined (at the start of a line) in the suite's source, runners
+    /// excluded.
+    fn defined_checks() -> Vec<String> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.join("conformance.rs")];
+        if let Ok(dir) = std::fs::read_dir(src.join("conformance")) {
+            files.extend(dir.map(|entry| entry.unwrap().path()));
+        }
+        let mut names = Vec::new();
+        for file in files.iter().filter(|f| f.exists()) {
+            let text = std::fs::read_to_string(file).unwrap();
+            for rest in text
+                .lines()
+                .filter_map(|line| line.strip_prefix("pub async fn "))
+            {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if name.starts_with("check_") && !RUNNERS.contains(&name.as_str()) {
+                    names.push(name);
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    /// A check that is written but listed in no suite would never run: every `check_*` must be in
+    /// exactly one list, and every listed name must be a check.
+    #[test]
+    fn every_check_is_listed_once() {
+        let mut listed: Vec<String> = STORE_CHECKS
+            .iter()
+            .chain(FLOW_CHECKS)
+            .chain(CROSS_STORE_CHECKS)
+            .map(|name| (*name).to_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, defined_checks());
+    }
 }

@@ -22,6 +22,17 @@ fn pg_required() -> bool {
     std::env::var("CLAVEX_TEST_REQUIRE_PG").is_ok_and(|v| v == "1")
 }
 
+/// How many checks one `run_all` plus one `run_flow_all` run.
+fn suite_size() -> usize {
+    conformance::STORE_CHECKS.len() + conformance::FLOW_CHECKS.len()
+}
+
+/// Asserts that every listed check ran, and says how many (shown with `--nocapture`).
+fn assert_ran(backend: &str, ran: usize, want: usize) {
+    eprintln!("{backend}: {ran} conformance checks ran");
+    assert_eq!(ran, want, "{backend}: every listed check must run");
+}
+
 fn fresh_schema() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
@@ -75,12 +86,11 @@ async fn conformance() {
     let store = PgStore::connect_with_schema(&pg_url(), &schema)
         .await
         .unwrap();
-    conformance::run_all(&store).await;
-    conformance::run_flow_all(&store).await;
+    let mut ran = conformance::run_all(&store).await + conformance::run_flow_all(&store).await;
     // Again, on the same schema: the suite makes its own ids.
-    conformance::run_all(&store).await;
-    conformance::run_flow_all(&store).await;
+    ran += conformance::run_all(&store).await + conformance::run_flow_all(&store).await;
     store.close().await;
+    assert_ran("PostgreSQL schema", ran, 2 * suite_size());
 
     // Everything went into the schema; reconnecting (migrations already applied) works.
     let store = PgStore::connect_with_schema(&pg_url(), &schema)
@@ -131,8 +141,8 @@ async fn conformance_default_schema_in_fresh_database() {
     url.set_path(&format!("/{database}"));
 
     let store = PgStore::connect(url.as_str()).await.unwrap();
-    conformance::run_all(&store).await;
-    conformance::run_flow_all(&store).await;
+    let ran = conformance::run_all(&store).await + conformance::run_flow_all(&store).await;
+    assert_ran("PostgreSQL default schema", ran, suite_size());
     assert!(store.record_once("restart", "jti", 10, 0).await.unwrap());
     store.close().await;
     // Restart: the migrations are already applied and the record is still there.
@@ -167,10 +177,12 @@ async fn two_nodes_share_single_use_records() {
         !b.record_once("dpop", "jti-1", 2_000, 1_000).await.unwrap(),
         "node b must see node a's record"
     );
-    conformance::check_record_once_across(&[&a, &b])
-        .await
-        .unwrap();
-    conformance::check_consume_across(&[&a, &b]).await.unwrap();
+    let ran = conformance::run_across_all(&[&a, &b]).await;
+    assert_ran(
+        "PostgreSQL, two nodes",
+        ran,
+        conformance::CROSS_STORE_CHECKS.len(),
+    );
 
     // Writes through one node are visible through the other.
     let org = OrganizationRecord {
