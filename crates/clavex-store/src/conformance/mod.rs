@@ -17,8 +17,9 @@
 //! before the (fixed, long past) instants the suite uses. Every other artifact the suite stores is
 //! retained well past those instants, so one run's purge cannot pull rows from under another run.
 //!
-//! The module is compiled into the library (so other crates' tests can run it against their own
-//! stores) and uses nothing beyond the crate's own dependencies.
+//! The module is compiled only with the crate's `conformance` feature (so the server binary does
+//! not carry it, while other crates' tests can still run it against their own stores), and uses
+//! nothing beyond the crate's own dependencies.
 //!
 //! Layout: this file holds the harness (the error type, the assertion helpers, the suite lists and
 //! their runners); `fixtures` the records the checks store; every other file one area's checks,
