@@ -15,8 +15,8 @@ use async_trait::async_trait;
 
 pub use flow::{ArtifactKind, ArtifactRecord, ConsentRecord, Consumed, FlowStore, GrantRecord};
 
-/// Test code: off in production builds, on for this crate's tests and for any crate that wants
-/// to check its own [`Store`] implementation.
+// Test code: off in production builds, on for this crate's tests and for any crate that wants
+// to check its own `Store` implementation.
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod flow;
