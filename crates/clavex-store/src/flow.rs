@@ -105,7 +105,7 @@ pub struct ConsentRecord {
 
 /// The flow repository. Implemented by [`SqliteStore`](crate::sqlite::SqliteStore) and
 /// [`PgStore`](crate::postgres::PgStore) next to [`Store`](crate::Store); checked by
-/// [`conformance::run_flow_all`](crate::conformance::run_flow_all).
+/// `conformance::run_flow_all` (the `conformance` feature).
 ///
 /// Artifacts, grants and consents belong to an organization: storing one for a missing
 /// organization fails with `Backend` (a foreign key), and deleting the organization deletes them.

@@ -3,8 +3,9 @@
 //! Two repository traits, [`Store`] and [`FlowStore`] (the authorization-code flow), speak domain
 //! records (never sqlx rows). Two implementations share the same SQL text: [`sqlite::SqliteStore`]
 //! (the embedded default, WAL) and [`postgres::PgStore`] (for several nodes sharing one database).
-//! The [`conformance`] module is one test suite that every implementation must pass; both backends
-//! run it.
+//! The `conformance` module is one test suite that every implementation must pass; both backends
+//! run it. It is compiled only with the `conformance` feature, which the crate's own tests enable
+//! (a dev-dependency on itself), so that the server binary does not carry test code.
 //!
 //! Architecture invariant: this crate holds no protocol rules. It stores and returns what it is given;
 //! anything that must be single-use is made single-use here with one atomic statement, so that a
@@ -14,6 +15,9 @@ use async_trait::async_trait;
 
 pub use flow::{ArtifactKind, ArtifactRecord, ConsentRecord, Consumed, FlowStore, GrantRecord};
 
+// Test code: off in production builds, on for this crate's tests and for any crate that wants
+// to check its own `Store` implementation.
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod flow;
 pub mod postgres;

@@ -5,6 +5,17 @@ use clavex_store::{
     ArtifactKind, ArtifactRecord, Consumed, FlowStore, OrganizationRecord, Store, conformance,
 };
 
+/// How many checks one `run_all` plus one `run_flow_all` run.
+fn suite_size() -> usize {
+    conformance::STORE_CHECKS.len() + conformance::FLOW_CHECKS.len()
+}
+
+/// Asserts that every listed check ran, and says how many (shown with `--nocapture`).
+fn assert_ran(backend: &str, ran: usize, want: usize) {
+    eprintln!("{backend}: {ran} conformance checks ran");
+    assert_eq!(ran, want, "{backend}: every listed check must run");
+}
+
 fn file_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("clavex.db").display())
 }
@@ -13,21 +24,19 @@ fn file_url(dir: &tempfile::TempDir) -> String {
 async fn conformance_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::connect(&file_url(&dir)).await.unwrap();
-    conformance::run_all(&store).await;
-    conformance::run_flow_all(&store).await;
+    let mut ran = conformance::run_all(&store).await + conformance::run_flow_all(&store).await;
     // The suite makes its own ids, so it can run again on the same database.
-    conformance::run_all(&store).await;
-    conformance::run_flow_all(&store).await;
+    ran += conformance::run_all(&store).await + conformance::run_flow_all(&store).await;
     store.close().await;
+    assert_ran("SQLite file", ran, 2 * suite_size());
 }
 
 #[tokio::test]
 async fn conformance_memory() {
     let store = SqliteStore::open_memory().await.unwrap();
-    conformance::run_all(&store).await;
-    conformance::run_flow_all(&store).await;
-    conformance::run_all(&store).await;
-    conformance::run_flow_all(&store).await;
+    let mut ran = conformance::run_all(&store).await + conformance::run_flow_all(&store).await;
+    ran += conformance::run_all(&store).await + conformance::run_flow_all(&store).await;
+    assert_ran("SQLite memory", ran, 2 * suite_size());
 }
 
 #[tokio::test]
@@ -112,10 +121,12 @@ async fn two_stores_on_one_file_share_single_use_records() {
     let url = file_url(&dir);
     let a = SqliteStore::connect(&url).await.unwrap();
     let b = SqliteStore::connect(&url).await.unwrap();
-    conformance::check_record_once_across(&[&a, &b])
-        .await
-        .unwrap();
-    conformance::check_consume_across(&[&a, &b]).await.unwrap();
+    let ran = conformance::run_across_all(&[&a, &b]).await;
+    assert_ran(
+        "SQLite file, two stores",
+        ran,
+        conformance::CROSS_STORE_CHECKS.len(),
+    );
 }
 
 #[tokio::test]
