@@ -162,23 +162,12 @@ async fn spawn_node(options: SpawnOptions, public_host: Option<&str>) -> TestSer
             (store, Some(location))
         }
     };
-    // Bind first to learn the port, so the public URL (and every issuer) is known before start.
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = probe.local_addr().expect("addr");
-    drop(probe);
-    let (base, http) = match public_host {
-        None => (format!("http://{addr}"), reqwest::Client::new()),
-        Some(host) => (
-            format!("http://{host}"),
-            reqwest::Client::builder()
-                .resolve(host, addr)
-                .build()
-                .expect("http client"),
-        ),
-    };
+    // Port 0: `Application` binds before it builds the engine, and without a configured public URL
+    // derives every issuer from the address it really listens on. A probe socket dropped and bound
+    // again by the server would race with any other process taking the port in between.
     let config = Config {
-        listen: addr,
-        public_url: Some(base.clone()),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        public_url: public_host.map(|host| format!("http://{host}")),
         data_dir: data.path().to_path_buf(),
         master_key: Some(
             "0000000000000000000000000000000000000000000000000000000000000001".to_owned(),
@@ -192,6 +181,17 @@ async fn spawn_node(options: SpawnOptions, public_host: Option<&str>) -> TestSer
     let app = Application::build_with_store(&config, Arc::new(clock.clone()), store.clone())
         .await
         .expect("build app");
+    let addr = app.local_addr();
+    let (base, http) = match public_host {
+        None => (format!("http://{addr}"), reqwest::Client::new()),
+        Some(host) => (
+            format!("http://{host}"),
+            reqwest::Client::builder()
+                .resolve(host, addr)
+                .build()
+                .expect("http client"),
+        ),
+    };
     let engine = app.engine.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(async move {
