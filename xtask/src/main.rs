@@ -5,9 +5,11 @@
 //!   (`client_credentials` + `private_key_jwt` + DPoP), the PAR endpoint, or the whole code flow
 //!   (PAR → authorize with a session → token), optionally starting the server itself.
 //! - `perf-summary`: buckets a server profile taken by `loadgen --perf`.
+//! - `check-cycles`: fails if two modules of one crate use each other (see `cycles.rs`).
 //!
 //! See `docs/benchmarks.md`.
 
+mod cycles;
 mod loadgen;
 mod perf_summary;
 mod serve;
@@ -36,6 +38,9 @@ enum Command {
         /// The perf.data file.
         file: PathBuf,
     },
+    /// Report import cycles between the modules of each workspace crate (a module and its
+    /// ancestors excepted, tests ignored); exits non-zero if there is any.
+    CheckCycles,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -131,5 +136,6 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Loadgen(args) => loadgen::main(*args),
         Command::PerfSummary { file } => perf_summary::main(&file),
+        Command::CheckCycles => cycles::main(),
     }
 }

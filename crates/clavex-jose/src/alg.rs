@@ -4,10 +4,12 @@
 //! signing and verification; `none` (RFC 7518 §3.6), the RSASSA-PKCS1-v1_5 family
 //! (RS*), HMAC (HS*) and other curves are refused by construction: they have no
 //! variant here, so no code path can select them.
+//!
+//! This module uses nothing else of the crate: [`crate::JoseError`] names an `Algorithm` in
+//! several variants, so the one fallible operation, [`Algorithm::parse`], lives beside that error
+//! in `error.rs`; otherwise `alg` and `error` would depend on each other.
 
 use std::fmt;
-
-use crate::error::{JoseError, sanitize};
 
 /// A FAPI 2.0 JWS algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,24 +25,6 @@ pub enum Algorithm {
 impl Algorithm {
     /// Every supported algorithm, in the order we advertise them in metadata.
     pub const ALL: [Algorithm; 3] = [Algorithm::Ps256, Algorithm::Es256, Algorithm::EdDsa];
-
-    /// Parse a JOSE `alg` name.
-    ///
-    /// Names are case-sensitive (RFC 7515 §4.1.1). `Ed25519` is the fully-specified
-    /// name for the same algorithm as `EdDSA`-with-Ed25519 (RFC 9864), so both
-    /// map to [`Algorithm::EdDsa`]; our only OKP curve is Ed25519, so the two are
-    /// the same operation here.
-    ///
-    /// # Errors
-    /// [`JoseError::UnsupportedAlgorithm`] for anything else, `none` included.
-    pub fn parse(name: &str) -> Result<Algorithm, JoseError> {
-        match name {
-            "ES256" => Ok(Algorithm::Es256),
-            "PS256" => Ok(Algorithm::Ps256),
-            "EdDSA" | "Ed25519" => Ok(Algorithm::EdDsa),
-            other => Err(JoseError::UnsupportedAlgorithm(sanitize(other))),
-        }
-    }
 
     /// The registered JOSE name (RFC 7518 §3.1, RFC 8037 §3.1).
     #[must_use]
@@ -72,6 +56,7 @@ impl fmt::Display for Algorithm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::JoseError;
 
     #[test]
     fn parse_accepts_only_fapi_algorithms() {

@@ -216,6 +216,28 @@ pub(crate) fn sanitize(s: &str) -> String {
     out
 }
 
+/// Parsing lives here rather than in `alg.rs` so that `alg` needs nothing from this module, which
+/// already depends on it (several variants carry an [`Algorithm`]).
+impl Algorithm {
+    /// Parse a JOSE `alg` name.
+    ///
+    /// Names are case-sensitive (RFC 7515 §4.1.1). `Ed25519` is the fully-specified
+    /// name for the same algorithm as `EdDSA`-with-Ed25519 (RFC 9864), so both
+    /// map to [`Algorithm::EdDsa`]; our only OKP curve is Ed25519, so the two are
+    /// the same operation here.
+    ///
+    /// # Errors
+    /// [`JoseError::UnsupportedAlgorithm`] for anything else, `none` included.
+    pub fn parse(name: &str) -> Result<Algorithm, JoseError> {
+        match name {
+            "ES256" => Ok(Algorithm::Es256),
+            "PS256" => Ok(Algorithm::Ps256),
+            "EdDSA" | "Ed25519" => Ok(Algorithm::EdDsa),
+            other => Err(JoseError::UnsupportedAlgorithm(sanitize(other))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
