@@ -8,6 +8,7 @@
 //!
 //! See `docs/benchmarks.md`.
 
+mod bench_instr;
 mod loadgen;
 mod perf_summary;
 mod serve;
@@ -36,6 +37,8 @@ enum Command {
         /// The perf.data file.
         file: PathBuf,
     },
+    /// Instructions per token and PAR request (callgrind), working tree vs --baseline, interleaved.
+    BenchInstr(bench_instr::BenchInstrArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -131,5 +134,6 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Loadgen(args) => loadgen::main(*args),
         Command::PerfSummary { file } => perf_summary::main(&file),
+        Command::BenchInstr(args) => bench_instr::main(args),
     }
 }
