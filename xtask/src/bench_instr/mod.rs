@@ -4,9 +4,10 @@
 //! 1. builds the harness `benches/issuance` (`issuance-bench`, `--release`) in the working tree;
 //! 2. checks the baseline revision out with `git worktree add` into
 //!    `target/bench-worktrees/<rev>`; if that tree has no harness, copies the working tree's into it
-//!    and adds it to the workspace members there; builds it with the same target directory (the
-//!    crates.io dependencies are compiled once; the workspace crates have other paths, so other
-//!    artifacts);
+//!    and adds it to the workspace members there; builds it in that tree's own `target/`, seeded
+//!    from the working tree's `target/release` when the worktree is created (so the crates.io
+//!    dependencies are not compiled again; see [`revision::prepare_worktree`] for why the two
+//!    trees cannot share one target directory);
 //! 3. runs both binaries under `valgrind --tool=callgrind`, `--rounds` times each, alternating;
 //!    callgrind zeroes its counters when the harness enters its measured function
 //!    (`bench_region`) and dumps them when it returns, once per workload, with the costs of every
@@ -125,14 +126,15 @@ pub fn main(args: BenchInstrArgs) -> Result<()> {
             base.describe,
             base_tree.display()
         );
-        let copied = revision::prepare_worktree(&root, &base_sha, &base_tree)?;
+        let copied =
+            revision::prepare_worktree(&root, &base_sha, &base_tree, &target.join("release"))?;
         if copied {
             eprintln!(
                 "bench-instr: the baseline has no {HARNESS_DIR}: using the working tree's harness there"
             );
         }
         eprintln!("bench-instr: building the harness at the baseline");
-        revision::build_harness(&base_tree, &target, &base.binary)?;
+        revision::build_harness(&base_tree, &base_tree.join("target"), &base.binary)?;
         eprintln!(
             "bench-instr: builds took {:.0} s",
             build_started.elapsed().as_secs_f64()

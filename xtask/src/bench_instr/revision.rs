@@ -63,7 +63,20 @@ pub fn describe_working_tree(root: &Path) -> Result<String> {
 /// Checks `sha` out (detached) in `tree`, creating the worktree if needed and discarding what an
 /// earlier run changed there. If that revision has no harness, copies the working tree's into it
 /// and adds it to the workspace members; returns whether it did.
-pub fn prepare_worktree(root: &Path, sha: &str, tree: &Path) -> Result<bool> {
+///
+/// The worktree builds into its own `target/`, seeded from the working tree's `target/release`
+/// when the worktree is created. One target directory for both trees does not work: cargo hashes
+/// a workspace crate's path relative to its workspace root, so both trees' `clavex-core` (and the
+/// harness) get the same artifact names, and a tree whose sources are older than the other
+/// tree's artifacts is taken as up to date. The seed is safe because the worktree's files are
+/// checked out after the seeded artifacts were built (cargo rebuilds the workspace crates and
+/// reuses the crates.io ones).
+pub fn prepare_worktree(root: &Path, sha: &str, tree: &Path, seed: &Path) -> Result<bool> {
+    if tree.join(".git").exists() && !tree.join("target").exists() {
+        // Files older than a seed would be taken as built: start over.
+        let path = tree.to_string_lossy();
+        git(root, &["worktree", "remove", "--force", path.as_ref()])?;
+    }
     if tree.join(".git").exists() {
         git(tree, &["checkout", "--quiet", "--force", "--detach", sha])?;
         git(tree, &["reset", "--quiet", "--hard", sha])?;
@@ -82,6 +95,20 @@ pub fn prepare_worktree(root: &Path, sha: &str, tree: &Path) -> Result<bool> {
             root,
             &["worktree", "add", "--quiet", "--detach", path.as_ref(), sha],
         )?;
+        std::fs::create_dir_all(tree.join("target"))?;
+        if seed.is_dir() {
+            // `cp -a` keeps the artifacts' times, older than the files just checked out.
+            let status = Command::new("cp")
+                .arg("-a")
+                .arg("--reflink=auto")
+                .arg(seed)
+                .arg(tree.join("target"))
+                .status()
+                .context("running cp")?;
+            if !status.success() {
+                bail!("seeding {} from {} failed", tree.display(), seed.display());
+            }
+        }
     }
     if tree.join(HARNESS_DIR).join("Cargo.toml").exists() {
         return Ok(false);
@@ -123,7 +150,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// `cargo build --release -p clavex-bench-issuance` in `tree` with `target` as target directory,
-/// then copies the binary to `dest` (the next build overwrites `target/release/issuance-bench`).
+/// then copies the binary to `dest`.
 pub fn build_harness(tree: &Path, target: &Path, dest: &Path) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
