@@ -9,6 +9,7 @@
 //!
 //! See `docs/benchmarks.md`.
 
+mod bench_instr;
 mod cycles;
 mod loadgen;
 mod perf_summary;
@@ -41,6 +42,8 @@ enum Command {
     /// Report import cycles between the modules of each workspace crate (a module and its
     /// ancestors excepted, tests ignored); exits non-zero if there is any.
     CheckCycles,
+    /// Instructions per token and PAR request (callgrind), working tree vs --baseline, interleaved.
+    BenchInstr(bench_instr::BenchInstrArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -137,5 +140,6 @@ fn main() -> Result<()> {
         Command::Loadgen(args) => loadgen::main(*args),
         Command::PerfSummary { file } => perf_summary::main(&file),
         Command::CheckCycles => cycles::main(),
+        Command::BenchInstr(args) => bench_instr::main(args),
     }
 }
