@@ -3,9 +3,9 @@
 
 use clavex_store::{ArtifactKind, ArtifactRecord, Consumed};
 
-use crate::artifacts::{CodePayload, GrantPayload, Payload, hash_secret};
+use crate::artifacts::{CodePayload, Payload, hash_secret};
 use crate::engine::{Engine, OrgContext};
-use crate::error::{Error, OAuthError, Result};
+use crate::error::{OAuthError, Result};
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::flows::user_tokens::{UserTokens, invalid_grant};
 use crate::policy::{self, pkce, redirect_uri};
@@ -61,17 +61,7 @@ impl Engine {
         )?;
         pkce::verify_code_verifier(params.single("code_verifier")?, &payload.code_challenge)?;
         policy::dpop::check_code_binding(payload.dpop_jkt.as_deref(), &proof.jkt)?;
-        let grant_id = record
-            .grant_id
-            .clone()
-            .ok_or_else(|| Error::invariant("an authorization code without a grant"))?;
-        let grant_record = self
-            .live_grant(org, &grant_id)
-            .await?
-            .ok_or_else(|| invalid_grant("the authorization has been revoked"))?;
-        let grant = GrantPayload::of_grant(&grant_record)?;
-        self.ensure_grant_user_exists(org, &grant_id, &grant)
-            .await?;
+        let (grant_id, grant) = self.grant_of(org, &record, "an authorization code").await?;
 
         self.record_request_uses(org, Some(&proof), &authenticated)
             .await?;

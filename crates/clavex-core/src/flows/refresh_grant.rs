@@ -3,9 +3,9 @@
 
 use clavex_store::ArtifactKind;
 
-use crate::artifacts::{GrantPayload, hash_secret};
+use crate::artifacts::hash_secret;
 use crate::engine::{Engine, OrgContext};
-use crate::error::{Error, OAuthError, Result};
+use crate::error::{OAuthError, Result};
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::flows::user_tokens::{UserTokens, invalid_grant};
 use crate::policy::scope;
@@ -41,17 +41,7 @@ impl Engine {
                 "the refresh token was issued to another client",
             ));
         }
-        let grant_id = record
-            .grant_id
-            .clone()
-            .ok_or_else(|| Error::invariant("a refresh token without a grant"))?;
-        let grant_record = self
-            .live_grant(org, &grant_id)
-            .await?
-            .ok_or_else(|| invalid_grant("the authorization has been revoked"))?;
-        let grant = GrantPayload::of_grant(&grant_record)?;
-        self.ensure_grant_user_exists(org, &grant_id, &grant)
-            .await?;
+        let (grant_id, grant) = self.grant_of(org, &record, "a refresh token").await?;
         let scope = scope::narrow_refresh_scope(params.single("scope")?, &grant.scope)?;
         self.record_request_uses(org, Some(&proof), &authenticated)
             .await?;

@@ -30,6 +30,28 @@ pub(crate) struct UserTokens<'a> {
 }
 
 impl Engine {
+    /// The live grant an artifact (code or refresh token) draws on, with its payload: revoked or
+    /// expired grants are `invalid_grant`, and so is a grant whose user was deleted (it is revoked).
+    pub(crate) async fn grant_of(
+        &self,
+        org: &OrgContext,
+        record: &ArtifactRecord,
+        what: &str,
+    ) -> Result<(String, GrantPayload)> {
+        let grant_id = record
+            .grant_id
+            .clone()
+            .ok_or_else(|| Error::invariant(format!("{what} without a grant")))?;
+        let grant_record = self
+            .live_grant(org, &grant_id)
+            .await?
+            .ok_or_else(|| invalid_grant("the authorization has been revoked"))?;
+        let grant = GrantPayload::of_grant(&grant_record)?;
+        self.ensure_grant_user_exists(org, &grant_id, &grant)
+            .await?;
+        Ok((grant_id, grant))
+    }
+
     /// A grant dies with its user: when the user has been deleted, the grant is revoked (its refresh
     /// tokens and codes with it, and its access tokens as seen by every grant-status check) and the
     /// request is `invalid_grant`.
