@@ -9,7 +9,7 @@ use crate::client::ResolvedClient;
 use crate::engine::{Engine, FailedJwksFetch, OrgContext, RemoteKeys};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
-use crate::policy;
+use crate::policy::{self, client_assertion, lifetimes};
 
 /// A client whose assertion verified. The assertion's `jti` is recorded only once the whole request is
 /// otherwise accepted (so a retry after, e.g., a DPoP nonce challenge may resend the same assertion).
@@ -18,9 +18,6 @@ pub struct AuthenticatedClient {
     pub replay_id: String,
     pub replay_expires_at: i64,
 }
-
-/// A refetch of a client's `jwks_uri` for an unknown `kid` happens at most this often.
-const JWKS_REFETCH_MIN_INTERVAL: i64 = 10;
 
 fn reject(msg: impl Into<String>) -> Error {
     Error::OAuth(OAuthError::invalid_client(msg))
@@ -211,32 +208,16 @@ impl Engine {
             )));
         }
         let now = self.now();
-        let exp = time_claim(claims, "exp")?
-            .ok_or_else(|| reject("client_assertion has no exp claim"))?;
-        if exp <= now {
-            return Err(reject("client_assertion has expired"));
-        }
-        if exp > now + policy::MAX_ASSERTION_LIFETIME_SECS {
-            return Err(reject(format!(
-                "client_assertion exp is more than {} seconds in the future",
-                policy::MAX_ASSERTION_LIFETIME_SECS
-            )));
-        }
-        if let Some(iat) = time_claim(claims, "iat")?
-            && !policy::not_in_future(iat, now)
-        {
-            return Err(reject("client_assertion iat is in the future"));
-        }
-        if let Some(nbf) = time_claim(claims, "nbf")?
-            && !policy::not_in_future(nbf, now)
-        {
-            return Err(reject("client_assertion is not yet valid (nbf)"));
-        }
+        let exp = client_assertion::check_assertion_times(
+            time_claim(claims, "exp")?,
+            time_claim(claims, "iat")?,
+            time_claim(claims, "nbf")?,
+            now,
+        )
+        .map_err(reject)?;
         let jti = string_claim(claims, "jti")?
             .ok_or_else(|| reject("client_assertion has no jti claim"))?;
-        if jti.is_empty() || jti.len() > policy::MAX_JTI_LEN {
-            return Err(reject("client_assertion jti must be 1-256 characters"));
-        }
+        client_assertion::check_assertion_jti(jti).map_err(reject)?;
         let replay_id =
             clavex_jose::b64url_encode(&clavex_jose::sha256(format!("{iss}\u{0}{jti}").as_bytes()));
         Ok(AuthenticatedClient {
@@ -288,7 +269,7 @@ impl Engine {
     ///
     /// A client may rotate its key under the same `kid` (a failure users of other servers report,
     /// keycloak#14263): when the signature fails with a key from the cached `jwks_uri` document,
-    /// the document is fetched again — at most every [`JWKS_REFETCH_MIN_INTERVAL`] seconds, as for
+    /// the document is fetched again — at most every [`lifetimes::JWKS_REFETCH_MIN_INTERVAL_SECS`] seconds, as for
     /// an unknown `kid` — and the signature checked once more.
     pub(crate) async fn verify_with_client_key(
         &self,
@@ -347,7 +328,7 @@ impl Engine {
         }
         if cached
             .as_ref()
-            .is_some_and(|r| now - r.fetched_at < JWKS_REFETCH_MIN_INTERVAL)
+            .is_some_and(|r| now - r.fetched_at < lifetimes::JWKS_REFETCH_MIN_INTERVAL_SECS)
         {
             return Err(reject(
                 "no key in the client's jwks_uri matches the assertion's kid and alg",

@@ -4,9 +4,7 @@
 //! windows.
 
 use crate::master_key::MasterKey;
-
-/// Length of a nonce window.
-pub const NONCE_WINDOW_SECS: i64 = 60;
+use crate::policy::lifetimes::DPOP_NONCE_WINDOW_SECS as NONCE_WINDOW_SECS;
 const TAG_BYTES: usize = 16;
 
 pub struct NonceIssuer {

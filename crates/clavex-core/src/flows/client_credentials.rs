@@ -3,6 +3,7 @@
 
 use crate::engine::{Engine, OrgContext};
 use crate::error::Result;
+use crate::events::{DomainEvent, emit};
 use crate::flows::access_token::AccessTokenClaims;
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::policy;
@@ -58,6 +59,12 @@ impl Engine {
                 now,
             )
             .await?;
+        emit(&DomainEvent::TokenIssued {
+            org_id: &org.record.id,
+            client_id: &metadata.client_id,
+            grant_type: "client_credentials",
+            subject: None,
+        });
         Ok(TokenResponse {
             access_token,
             token_type: "DPoP",

@@ -6,6 +6,7 @@ use clavex_store::{ArtifactKind, ArtifactRecord, Consumed};
 use crate::artifacts::{CodePayload, Payload, hash_secret};
 use crate::engine::{Engine, OrgContext};
 use crate::error::{OAuthError, Result};
+use crate::events::{DomainEvent, emit};
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::flows::user_tokens::{UserTokens, invalid_grant};
 use crate::policy::{self, pkce, redirect_uri};
@@ -91,6 +92,7 @@ impl Engine {
                 scope: &grant.scope,
                 nonce: payload.nonce.as_deref(),
                 new_refresh_token: true,
+                grant_type: "authorization_code",
             },
         )
         .await
@@ -106,6 +108,11 @@ impl Engine {
                 .await?;
             if revoked {
                 tracing::warn!(org = %org.record.id, grant = %grant_id, "authorization code replayed; grant revoked");
+                emit(&DomainEvent::GrantRevoked {
+                    org_id: &org.record.id,
+                    grant_id,
+                    reason: "code_replayed",
+                });
             }
         }
         Ok(())

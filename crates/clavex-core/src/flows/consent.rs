@@ -7,6 +7,7 @@ use crate::artifacts::PushedRequest;
 use crate::client::ResolvedClient;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{ErrorCode, Result};
+use crate::events::{DomainEvent, emit};
 use crate::flows::interaction::{BrowserContext, ConsentForm, ErrorPage, Interaction};
 
 impl Engine {
@@ -29,6 +30,10 @@ impl Engine {
             return Ok(Interaction::ErrorPage(ErrorPage::FormExpired));
         }
         if !form.approve {
+            emit(&DomainEvent::ConsentDenied {
+                org_id: &org.record.id,
+                client_id: &client.metadata.client_id,
+            });
             return self
                 .deny(
                     &org,
@@ -59,6 +64,11 @@ impl Engine {
                 updated_at: now,
             })
             .await?;
+        emit(&DomainEvent::ConsentGiven {
+            org_id: &org.record.id,
+            user_id: &session.user_id,
+            client_id: &client.metadata.client_id,
+        });
         self.complete_authorization(&org, &client, &pushed, form.request_uri, &session)
             .await
     }

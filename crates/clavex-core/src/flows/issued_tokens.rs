@@ -19,6 +19,7 @@ use crate::client_auth::AuthenticatedClient;
 use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
+use crate::events::{DomainEvent, emit};
 use crate::form::Params;
 use clavex_store::{ArtifactKind, GrantRecord};
 
@@ -255,7 +256,11 @@ impl Engine {
             .revoke_grant(&org.record.id, grant_id, self.now())
             .await?
         {
-            tracing::info!(org = %org.record.id, grant = %grant_id, "grant revoked by its client");
+            emit(&DomainEvent::GrantRevoked {
+                org_id: &org.record.id,
+                grant_id,
+                reason: "revoked_by_client",
+            });
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use clavex_store::{ArtifactKind, ArtifactRecord};
 use crate::artifacts::{Payload, SessionPayload, hash_secret};
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::events::{DomainEvent, emit};
 use crate::flows::interaction::{BrowserContext, ErrorPage, Interaction, LoginForm, LoginOutcome};
 use crate::policy::{lifetimes, login};
 
@@ -61,6 +62,12 @@ impl Engine {
         if login::login_throttled(self.store.read_counter(&account_key, window).await?)
             || login::login_throttled(self.store.read_counter(&address_key, window).await?)
         {
+            emit(&DomainEvent::SignInFailed {
+                org_id: &org.record.id,
+                user_id: account.as_ref().map(|u| u.user_id.as_str()),
+                peer: browser.connection.peer,
+                throttled: true,
+            });
             view.throttled = true;
             view.message = Some(
                 "Too many failed sign-in attempts. Please wait a few minutes and try again."
@@ -75,6 +82,12 @@ impl Engine {
                 .await?
         };
         let Some(user) = user else {
+            emit(&DomainEvent::SignInFailed {
+                org_id: &org.record.id,
+                user_id: account.as_ref().map(|u| u.user_id.as_str()),
+                peer: browser.connection.peer,
+                throttled: false,
+            });
             self.store.bump_counter(&account_key, window, now).await?;
             self.store.bump_counter(&address_key, window, now).await?;
             view.username = Some(login.to_owned());
@@ -82,6 +95,11 @@ impl Engine {
             return Ok(LoginOutcome::Continue(Interaction::Login(view)));
         };
         self.store.reset_counter(&account_key).await?;
+        emit(&DomainEvent::SignInSucceeded {
+            org_id: &org.record.id,
+            user_id: &user.user_id,
+            peer: browser.connection.peer,
+        });
         // A new session id at every login (session fixation).
         if let Some(old) = browser.session {
             self.store

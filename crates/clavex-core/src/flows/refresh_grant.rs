@@ -55,6 +55,7 @@ impl Engine {
                 scope: &scope,
                 nonce: None,
                 new_refresh_token: false,
+                grant_type: "refresh_token",
             },
         )
         .await

@@ -8,6 +8,7 @@ use crate::client_auth::AuthenticatedClient;
 use crate::dpop::VerifiedProof;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, OAuthError, Result};
+use crate::events::{DomainEvent, emit};
 use crate::flows::access_token::AccessTokenClaims;
 use crate::flows::token::TokenResponse;
 use crate::policy::lifetimes;
@@ -27,6 +28,8 @@ pub(crate) struct UserTokens<'a> {
     pub nonce: Option<&'a str>,
     /// Issue a refresh token too (code grant, when the client may refresh).
     pub new_refresh_token: bool,
+    /// The grant type of the token request, for the `TokenIssued` event.
+    pub grant_type: &'static str,
 }
 
 impl Engine {
@@ -69,9 +72,17 @@ impl Engine {
         {
             return Ok(());
         }
-        self.store
+        if self
+            .store
             .revoke_grant(&org.record.id, grant_id, self.now())
-            .await?;
+            .await?
+        {
+            emit(&DomainEvent::GrantRevoked {
+                org_id: &org.record.id,
+                grant_id,
+                reason: "user_deleted",
+            });
+        }
         Err(invalid_grant(
             "the user of this authorization no longer exists",
         ))
@@ -104,6 +115,7 @@ impl Engine {
             scope,
             nonce,
             new_refresh_token,
+            grant_type,
         } = *tokens;
         let metadata = &authenticated.client.metadata;
         let now = self.now();
@@ -162,6 +174,12 @@ impl Engine {
         } else {
             None
         };
+        emit(&DomainEvent::TokenIssued {
+            org_id: &org.record.id,
+            client_id: &metadata.client_id,
+            grant_type,
+            subject: Some(&grant.user_id),
+        });
         Ok(TokenResponse {
             access_token,
             token_type: "DPoP",

@@ -10,13 +10,14 @@ pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// `exp` required, in the future but at most [`MAX_ASSERTION_LIFETIME_SECS`] ahead; `iat` and `nbf`
-/// (optional) not in the future beyond the allowed skew. Returns what is wrong.
+/// (optional) not in the future beyond the allowed skew. Returns the checked `exp` (the assertion's
+/// replay record lives until then), or what is wrong.
 pub fn check_assertion_times(
     exp: Option<i64>,
     iat: Option<i64>,
     nbf: Option<i64>,
     now: i64,
-) -> Result<(), String> {
+) -> Result<i64, String> {
     let exp = exp.ok_or("client_assertion has no exp claim")?;
     if exp <= now {
         return Err("client_assertion has expired".to_owned());
@@ -32,7 +33,7 @@ pub fn check_assertion_times(
     if nbf.is_some_and(|nbf| !not_in_future(nbf, now)) {
         return Err("client_assertion is not yet valid (nbf)".to_owned());
     }
-    Ok(())
+    Ok(exp)
 }
 
 /// `jti`: 1 to [`MAX_JTI_LEN`] characters (it becomes a replay record).
