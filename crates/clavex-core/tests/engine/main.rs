@@ -5,4 +5,9 @@
 
 mod support;
 
+mod authorize;
+mod client_auth;
+mod dpop;
 mod par;
+mod refresh;
+mod token;

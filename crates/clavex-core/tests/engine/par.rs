@@ -359,7 +359,12 @@ async fn request_object_signature_and_algorithm_rules() {
     assert_refused(
         push_object(&h, &client, &raw_jwt(&header, &claims, b"")).await,
         "invalid_request_object",
-        "",
+        "request is not a valid signed JWT: JWS signature is empty",
+    );
+    assert_refused(
+        push_object(&h, &client, &raw_jwt(&header, &claims, b"sig")).await,
+        "invalid_request_object",
+        "algorithm none is not allowed",
     );
     let hs = json!({"alg": "HS256", "kid": client.key.key.kid()});
     assert_refused(
@@ -370,7 +375,7 @@ async fn request_object_signature_and_algorithm_rules() {
         )
         .await,
         "invalid_request_object",
-        "",
+        "algorithm HS256 is not allowed",
     );
     // RS256 with an RSA key the client registered.
     let rsa = ClientKey::new(clavex_jose::Algorithm::Ps256);
