@@ -17,16 +17,6 @@ async fn setup() -> (Harness, TestClient, ClientKey) {
     (harness, client, ClientKey::es256())
 }
 
-fn with_claim(mut claims: Value, name: &str, value: Value) -> Value {
-    let obj = claims.as_object_mut().unwrap();
-    if value.is_null() {
-        obj.remove(name);
-    } else {
-        obj.insert(name.to_owned(), value);
-    }
-    claims
-}
-
 /// A client_credentials request of `client` authenticated with `assertion`.
 async fn send(
     h: &Harness,

@@ -15,17 +15,6 @@ async fn setup() -> (Harness, TestClient, ClientKey) {
     (harness, client, ClientKey::es256())
 }
 
-/// `claims` with `name` set (or removed, for `Value::Null`).
-fn with_claim(mut claims: Value, name: &str, value: Value) -> Value {
-    let obj = claims.as_object_mut().unwrap();
-    if value.is_null() {
-        obj.remove(name);
-    } else {
-        obj.insert(name.to_owned(), value);
-    }
-    claims
-}
-
 /// The nonce a `use_dpop_nonce` error carries.
 #[track_caller]
 fn issued_nonce(err: &Error) -> String {

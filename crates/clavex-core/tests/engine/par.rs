@@ -287,16 +287,6 @@ fn request_claims(h: &Harness, client: &TestClient) -> Value {
     })
 }
 
-fn with_claim(mut claims: Value, name: &str, value: Value) -> Value {
-    let obj = claims.as_object_mut().unwrap();
-    if value.is_null() {
-        obj.remove(name);
-    } else {
-        obj.insert(name.to_owned(), value);
-    }
-    claims
-}
-
 /// Pushes `request_object` as the `request` parameter (client authentication only outside it).
 async fn push_object(
     h: &Harness,

@@ -152,6 +152,17 @@ impl ClientKey {
     }
 }
 
+/// `claims` with `name` set to `value`, or removed when `value` is `Value::Null`.
+pub fn with_claim(mut claims: Value, name: &str, value: Value) -> Value {
+    let obj = claims.as_object_mut().expect("claims are an object");
+    if value.is_null() {
+        obj.remove(name);
+    } else {
+        obj.insert(name.to_owned(), value);
+    }
+    claims
+}
+
 /// A compact JWS assembled by hand (for `alg=none`, HMAC, broken structure).
 pub fn raw_jwt(header: &Value, claims: &Value, signature: &[u8]) -> String {
     let b64 = |v: &Value| clavex_jose::b64url_encode(v.to_string().as_bytes());
