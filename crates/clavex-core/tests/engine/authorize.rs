@@ -4,7 +4,9 @@
 //! whether an existing sign-in serves; the response carries `iss` (RFC 9207) or is JARM.
 
 use clavex_core::flows::interaction::{ErrorPage, Interaction};
-use clavex_core::policy::lifetimes::{PAR_LIFETIME_SECS, SESSION_LIFETIME_SECS};
+use clavex_core::policy::lifetimes::{
+    AUTHORIZATION_RESPONSE_LIFETIME_SECS, PAR_LIFETIME_SECS, SESSION_LIFETIME_SECS,
+};
 use serde_json::json;
 
 use crate::support::*;
@@ -355,6 +357,9 @@ async fn jarm_response_is_a_signed_jwt() {
     assert_eq!(claims["iss"], json!(ISSUER));
     assert_eq!(claims["aud"], json!(client.client_id));
     assert_eq!(claims["state"], json!("state-1"));
-    assert_eq!(claims["exp"], json!(h.now() + 120));
+    assert_eq!(
+        claims["exp"],
+        json!(h.now() + AUTHORIZATION_RESPONSE_LIFETIME_SECS)
+    );
     assert!(claims["code"].as_str().is_some_and(|c| c.len() >= 43));
 }

@@ -26,7 +26,8 @@ async fn accepted_request_gets_a_request_uri_for_the_policy_lifetime() {
         pushed.request_uri
     );
     assert_eq!(pushed.expires_in, PAR_LIFETIME_SECS);
-    assert_eq!(pushed.expires_in, 90);
+    // FAPI 2.0 SP §5.3.2.2-13: under 600 seconds.
+    assert!(pushed.expires_in < 600);
     // Each push is its own request_uri.
     let (again, _) = h.par_form(&client);
     assert_ne!(

@@ -3,6 +3,7 @@
 //! URI, the client, and the DPoP key the code is bound to. Also the grant dispatch.
 
 use clavex_core::policy::lifetimes::CODE_LIFETIME_SECS;
+use clavex_core::settings::DEFAULT_ACCESS_TOKEN_LIFETIME;
 use serde_json::json;
 
 use crate::support::*;
@@ -20,7 +21,7 @@ async fn code_is_redeemed_for_dpop_bound_tokens() {
     let tokens = h.redeem(&client, &authorized, &dpop).await.expect("tokens");
     assert_eq!(tokens.token_type, "DPoP");
     assert_eq!(tokens.scope.as_deref(), Some("openid accounts"));
-    assert_eq!(tokens.expires_in, 300);
+    assert_eq!(tokens.expires_in, DEFAULT_ACCESS_TOKEN_LIFETIME);
     assert!(tokens.refresh_token.is_some());
     let access = jwt_claims(&tokens.access_token);
     assert_eq!(access["cnf"]["jkt"], json!(dpop.thumbprint()));
