@@ -39,6 +39,16 @@ async fn code_is_single_use_and_a_replay_revokes_the_grant() {
     let authorized = h.authorized(&client, None).await;
     let tokens = h.redeem(&client, &authorized, &dpop).await.expect("first");
     let refresh_token = tokens.refresh_token.clone().expect("refresh token");
+    let grant_id = jwt_claims(&tokens.access_token)["grant_id"]
+        .as_str()
+        .expect("grant_id claim")
+        .to_owned();
+    let org = h.engine.org(ORG).await.unwrap();
+    let live = h.engine.live_grant(&org, &grant_id).await.unwrap();
+    assert!(
+        live.is_some(),
+        "the grant is live after the first redemption"
+    );
     assert_refused(
         h.redeem(&client, &authorized, &dpop).await,
         "invalid_grant",
@@ -46,18 +56,8 @@ async fn code_is_single_use_and_a_replay_revokes_the_grant() {
     );
     // The grant is revoked: its access tokens fail every grant-status check, and its refresh
     // token is gone.
-    let grant_id = jwt_claims(&tokens.access_token)["grant_id"]
-        .as_str()
-        .expect("grant_id claim")
-        .to_owned();
-    let org = h.engine.org(ORG).await.unwrap();
-    assert!(
-        h.engine
-            .live_grant(&org, &grant_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let live = h.engine.live_grant(&org, &grant_id).await.unwrap();
+    assert!(live.is_none(), "the replay revoked the grant");
     let form = h.refresh_form(&client, &refresh_token);
     assert_refused(
         h.token(&form, &[&h.token_proof(&dpop)]).await,
