@@ -175,3 +175,6 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
