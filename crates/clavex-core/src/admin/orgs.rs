@@ -87,7 +87,7 @@ impl AdminRequest for CreateOrganization {
             Some(_) => return Err(Error::BadRequest("display_name must be a string".into())),
         };
         let mut request = CreateOrganization::new(id, display_name)?;
-        // A `settings` member is an object, even `null` is refused: it would reset nothing.
+        // When present, `settings` must be an object: `null` is refused as well.
         request.settings = match body.get("settings") {
             None => None,
             Some(Value::Object(members)) => Some(members.clone()),
