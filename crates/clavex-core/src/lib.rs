@@ -4,6 +4,7 @@
 //! live in [`policy`]; flows call them. Errors are typed ([`error::Error`]) and the HTTP crate maps
 //! them to responses in one place.
 
+pub mod actor;
 pub mod admin;
 pub mod artifacts;
 pub mod client;

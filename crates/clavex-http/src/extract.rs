@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use clavex_core::admin::AdminPrincipal;
+use clavex_core::admin::{AdminActor, AdminPrincipal, AuthenticatedAdmin};
 use clavex_core::form::{MAX_FORM_BYTES, Params};
 use clavex_core::{ConnectionFacts, Error, OAuthError, Transport};
 
@@ -112,8 +112,11 @@ pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The authenticated caller of the Admin API.
-pub struct Admin(pub AdminPrincipal);
+/// The authenticated caller of the Admin API: what it may do, and who it is for the events.
+pub struct Admin {
+    pub principal: AdminPrincipal,
+    pub actor: AdminActor,
+}
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
@@ -129,22 +132,24 @@ impl FromRequestParts<AppState> for Admin {
         let token = bearer(&parts.headers).ok_or_else(|| {
             Error::Unauthorized("the Authorization header must be Bearer <admin token>".into())
         })?;
-        Ok(Admin(state.engine.authenticate_admin(token).await?))
+        let AuthenticatedAdmin { principal, actor } =
+            state.engine.authenticate_admin(token).await?;
+        Ok(Admin { principal, actor })
     }
 }
 
 /// The server-level admin (creates and deletes organizations).
-pub struct ServerAdmin;
+pub struct ServerAdmin {
+    pub actor: AdminActor,
+}
 
 impl FromRequestParts<AppState> for ServerAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Admin::from_request_parts(parts, state)
-            .await?
-            .0
-            .ensure_server()?;
-        Ok(ServerAdmin)
+        let Admin { principal, actor } = Admin::from_request_parts(parts, state).await?;
+        principal.ensure_server()?;
+        Ok(ServerAdmin { actor })
     }
 }
 
@@ -152,13 +157,14 @@ impl FromRequestParts<AppState> for ServerAdmin {
 /// server admin. Checked before the body is read.
 pub struct OrgAdmin {
     pub org: String,
+    pub actor: AdminActor,
 }
 
 impl FromRequestParts<AppState> for OrgAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Admin(principal) = Admin::from_request_parts(parts, state).await?;
+        let Admin { principal, actor } = Admin::from_request_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|e| Error::BadRequest(e.body_text()))?;
@@ -168,7 +174,7 @@ impl FromRequestParts<AppState> for OrgAdmin {
             .map(|(_, value)| value.to_owned())
             .ok_or_else(|| Error::invariant("an organization admin route without {org}"))?;
         principal.ensure_org(&org)?;
-        Ok(OrgAdmin { org })
+        Ok(OrgAdmin { org, actor })
     }
 }
 

@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 use clavex::app::{self, Application};
 use clavex::config::{self, Config};
 use clavex::tools;
+use clavex_core::ConnectionFacts;
+use clavex_core::admin::{
+    AdminActor, AdminRequest, CreateClient, CreateOrganization, CreateUser, RotateKeys,
+};
 use clavex_core::clock::SystemClock;
 use serde_json::{Value, json};
 
@@ -309,26 +313,32 @@ async fn serve(config: Config) -> Result<()> {
 async fn admin(config: Config, command: Command) -> Result<()> {
     let engine = app::build_engine(&config, Arc::new(SystemClock)).await?;
     let e = &engine;
+    // The command line's changes are reported as the operator's on this host.
+    let cli = &AdminActor::Cli;
+    let here = &ConnectionFacts::loopback();
     match command {
         Command::Serve { .. } | Command::CheckConfig | Command::Tools(_) => Ok(()),
         Command::Orgs(cmd) => match cmd {
             OrgsCommand::List => print_json(&e.list_organizations().await.map_err(engine_error)?),
             OrgsCommand::Create { id, display_name } => {
+                let request =
+                    CreateOrganization::new(&id, display_name.as_deref()).map_err(engine_error)?;
                 let (view, token) = e
-                    .create_organization(&id, display_name.as_deref(), None)
+                    .create_organization(request, cli, here)
                     .await
                     .map_err(engine_error)?;
                 print_json(&json!({ "organization": view, "admin_token": token }))
             }
             OrgsCommand::Delete { id } => {
-                e.delete_organization(&id).await.map_err(engine_error)?;
+                e.delete_organization(&id, cli, here)
+                    .await
+                    .map_err(engine_error)?;
                 println!("deleted organization {id}");
                 Ok(())
             }
             OrgsCommand::NewToken { id } => {
-                e.get_organization(&id).await.map_err(engine_error)?;
-                let token = clavex_core::admin::new_admin_token();
-                e.add_admin_token(Some(&id), &token, "cli")
+                let token = e
+                    .create_admin_token(Some(&id), "cli", cli, here)
                     .await
                     .map_err(engine_error)?;
                 println!("{token}");
@@ -348,13 +358,18 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                 };
                 let body: Value =
                     serde_json::from_str(&text).context("client metadata is not valid JSON")?;
-                print_json(&e.register_client(&org, &body).await.map_err(engine_error)?)
+                let request = CreateClient::from_json(&body).map_err(engine_error)?;
+                print_json(
+                    &e.register_client(&org, request, cli, here)
+                        .await
+                        .map_err(engine_error)?,
+                )
             }
             ClientsCommand::Get { org, client_id } => {
                 print_json(&e.get_client(&org, &client_id).await.map_err(engine_error)?)
             }
             ClientsCommand::Delete { org, client_id } => {
-                e.delete_client(&org, &client_id)
+                e.delete_client(&org, &client_id, cli, here)
                     .await
                     .map_err(engine_error)?;
                 println!("deleted client {client_id}");
@@ -383,10 +398,17 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                         body[name] = Value::String(value);
                     }
                 }
-                print_json(&e.create_user(&org, &body).await.map_err(engine_error)?)
+                let request = CreateUser::from_json(&body).map_err(engine_error)?;
+                print_json(
+                    &e.create_user(&org, request, cli, here)
+                        .await
+                        .map_err(engine_error)?,
+                )
             }
             UsersCommand::Delete { org, user_id } => {
-                e.delete_user(&org, &user_id).await.map_err(engine_error)?;
+                e.delete_user(&org, &user_id, cli, here)
+                    .await
+                    .map_err(engine_error)?;
                 println!("deleted user {user_id}");
                 Ok(())
             }
@@ -396,7 +418,7 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                 print_json(&e.list_keys(&org).await.map_err(engine_error)?)
             }
             KeysCommand::Rotate { org, alg } => print_json(
-                &e.rotate_keys(&org, alg.as_deref())
+                &e.rotate_keys(&org, RotateKeys { alg }, cli, here)
                     .await
                     .map_err(engine_error)?,
             ),

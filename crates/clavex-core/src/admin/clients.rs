@@ -2,13 +2,113 @@
 //! RFC 7591 dynamic registration, `policy::registration`), reads, replacement and deletion.
 
 use clavex_store::{ArtifactKind, ClientRecord};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::actor::AdminActor;
+use crate::admin::{AdminRequest, changed_members, record_change};
 use crate::client::ClientMetadata;
+use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, OAuthError, Result};
+use crate::events::AdminChange;
 use crate::ids::ClientId;
 use crate::policy::registration;
+
+/// `POST /api/v1/organizations/{org}/clients`: RFC 7591 client metadata and an optional
+/// `client_id` (absent or `null`: the server chooses one). The members are checked under the
+/// organization's profile by [`registration::validate_registration`] into the stored
+/// [`ClientMetadata`]; unknown members are ignored (RFC 7591 §2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateClient {
+    pub client_id: Option<ClientId>,
+    pub metadata: Map<String, Value>,
+}
+
+impl AdminRequest for CreateClient {
+    fn from_json(body: &Value) -> Result<CreateClient> {
+        let metadata = body
+            .as_object()
+            .ok_or_else(registration::metadata_not_an_object)?;
+        let client_id = match metadata.get("client_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(ClientId::parse(id)?),
+            Some(_) => {
+                return Err(
+                    OAuthError::invalid_client_metadata("client_id must be a string").into(),
+                );
+            }
+        };
+        Ok(CreateClient {
+            client_id,
+            metadata: metadata.clone(),
+        })
+    }
+}
+
+/// `PUT` (replace) or `PATCH` (merge: absent members stay, `null` ones are removed) of
+/// `/api/v1/organizations/{org}/clients/{client_id}`: client metadata as for [`CreateClient`];
+/// `client_id`, when sent, must be the client's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateClient {
+    /// The `client_id` member as sent.
+    pub client_id: Option<String>,
+    pub metadata: Map<String, Value>,
+}
+
+impl AdminRequest for UpdateClient {
+    fn from_json(body: &Value) -> Result<UpdateClient> {
+        let metadata = body
+            .as_object()
+            .ok_or_else(registration::metadata_not_an_object)?;
+        let client_id = match metadata.get("client_id") {
+            None => None,
+            Some(Value::String(id)) => Some(id.clone()),
+            // Not a string, so never the client's own id.
+            Some(_) => return Err(client_id_changed()),
+        };
+        Ok(UpdateClient {
+            client_id,
+            metadata: metadata.clone(),
+        })
+    }
+}
+
+fn client_id_changed() -> Error {
+    OAuthError::invalid_client_metadata("client_id cannot be changed").into()
+}
+
+/// The members a key change touches.
+const KEY_MEMBERS: [&str; 2] = ["jwks", "jwks_uri"];
+
+/// The event of a client change from `before` to `after`: a key change when `jwks` or `jwks_uri`
+/// changed, an update otherwise.
+fn record_client_update(
+    actor: &AdminActor,
+    connection: &ConnectionFacts,
+    org_id: &str,
+    before: &ClientMetadata,
+    after: &ClientMetadata,
+) -> Result<()> {
+    let encode =
+        |metadata| serde_json::to_value(metadata).map_err(|e| Error::internal("encoding JSON", e));
+    let changed = changed_members(&encode(before)?, &encode(after)?);
+    let client_id = after.client_id.as_str();
+    let change = if changed.iter().any(|m| KEY_MEMBERS.contains(&m.as_str())) {
+        AdminChange::ClientKeysChanged {
+            org_id,
+            client_id,
+            changed: &changed,
+        }
+    } else {
+        AdminChange::ClientUpdated {
+            org_id,
+            client_id,
+            changed: &changed,
+        }
+    };
+    record_change(actor, connection, change);
+    Ok(())
+}
 
 impl Engine {
     /// A `jwks_uri` this server would never fetch (plain http outside the allow-list) is refused at
@@ -23,23 +123,42 @@ impl Engine {
         }
     }
 
-    pub async fn register_client(&self, org_id: &str, body: &Value) -> Result<ClientMetadata> {
+    pub async fn register_client(
+        &self,
+        org_id: &str,
+        request: CreateClient,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
+    ) -> Result<ClientMetadata> {
+        let metadata = self
+            .insert_client(org_id, request.client_id, &request.metadata)
+            .await?;
+        record_change(
+            actor,
+            connection,
+            AdminChange::ClientCreated {
+                org_id,
+                client_id: &metadata.client_id,
+            },
+        );
+        Ok(metadata)
+    }
+
+    /// Registers a client (for the Admin API and dynamic registration, which reports it itself).
+    pub(crate) async fn insert_client(
+        &self,
+        org_id: &str,
+        client_id: Option<ClientId>,
+        members: &Map<String, Value>,
+    ) -> Result<ClientMetadata> {
         let org = self.org(org_id).await?;
-        let client_id = match body.get("client_id") {
-            None | Some(Value::Null) => format!("clavex_fapi_{}", clavex_jose::random_token(16)),
-            Some(Value::String(id)) => {
-                ClientId::parse(id).map_err(Error::OAuth)?;
-                id.clone()
-            }
-            Some(_) => {
-                return Err(
-                    OAuthError::invalid_client_metadata("client_id must be a string").into(),
-                );
-            }
+        let client_id = match client_id {
+            Some(id) => id.into_string(),
+            None => format!("clavex_fapi_{}", clavex_jose::random_token(16)),
         };
         let now = self.now();
         let metadata =
-            registration::validate_registration(org.settings.profile, body, client_id, now)
+            registration::validate_registration(org.settings.profile, members, client_id, now)
                 .map_err(Error::OAuth)?;
         self.check_jwks_uri_fetchable(&metadata)?;
         let record = ClientRecord {
@@ -91,9 +210,27 @@ impl Engine {
         &self,
         org_id: &str,
         client_id: &str,
-        body: &Value,
+        request: UpdateClient,
         merge: bool,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
     ) -> Result<ClientMetadata> {
+        let (before, after) = self
+            .replace_client_metadata(org_id, client_id, &request, merge)
+            .await?;
+        record_client_update(actor, connection, org_id, &before, &after)?;
+        Ok(after)
+    }
+
+    /// Replaces or merges a client's metadata (for the Admin API and dynamic registration, which
+    /// reports it itself); returns the metadata before and after.
+    pub(crate) async fn replace_client_metadata(
+        &self,
+        org_id: &str,
+        client_id: &str,
+        request: &UpdateClient,
+        merge: bool,
+    ) -> Result<(ClientMetadata, ClientMetadata)> {
         let org = self.org(org_id).await?;
         let mut record = self
             .store
@@ -102,35 +239,36 @@ impl Engine {
             .ok_or_else(|| Error::NotFound(format!("client {client_id}")))?;
         let current: ClientMetadata = serde_json::from_str(&record.metadata_json)
             .map_err(|e| Error::internal("client metadata", e))?;
-        let incoming = body.as_object().ok_or_else(|| {
-            OAuthError::invalid_client_metadata("client metadata must be a JSON object")
-        })?;
-        if let Some(id) = incoming.get("client_id")
-            && id.as_str() != Some(client_id)
+        if request
+            .client_id
+            .as_deref()
+            .is_some_and(|id| id != client_id)
         {
-            return Err(OAuthError::invalid_client_metadata("client_id cannot be changed").into());
+            return Err(client_id_changed());
         }
+        let incoming = &request.metadata;
         let merged = if merge {
-            let mut base =
+            let base =
                 serde_json::to_value(&current).map_err(|e| Error::internal("encoding JSON", e))?;
-            if let Some(obj) = base.as_object_mut() {
-                for (k, v) in incoming {
-                    if v.is_null() {
-                        obj.remove(k);
-                    } else {
-                        obj.insert(k.clone(), v.clone());
-                    }
-                }
-                // A new key source replaces the other one rather than conflicting with it.
-                if incoming.contains_key("jwks") && !incoming.contains_key("jwks_uri") {
-                    obj.remove("jwks_uri");
-                } else if incoming.contains_key("jwks_uri") && !incoming.contains_key("jwks") {
-                    obj.remove("jwks");
+            let Value::Object(mut members) = base else {
+                return Err(Error::invariant("client metadata is not an object"));
+            };
+            for (k, v) in incoming {
+                if v.is_null() {
+                    members.remove(k);
+                } else {
+                    members.insert(k.clone(), v.clone());
                 }
             }
-            base
+            // A new key source replaces the other one rather than conflicting with it.
+            if incoming.contains_key("jwks") && !incoming.contains_key("jwks_uri") {
+                members.remove("jwks_uri");
+            } else if incoming.contains_key("jwks_uri") && !incoming.contains_key("jwks") {
+                members.remove("jwks");
+            }
+            members
         } else {
-            body.clone()
+            incoming.clone()
         };
         let metadata = registration::validate_registration(
             org.settings.profile,
@@ -145,12 +283,28 @@ impl Engine {
         record.updated_at = self.now();
         self.store.update_client(&record).await?;
         self.forget_client(org_id, client_id).await;
-        Ok(metadata)
+        Ok((current, metadata))
+    }
+
+    pub async fn delete_client(
+        &self,
+        org_id: &str,
+        client_id: &str,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
+    ) -> Result<()> {
+        self.remove_client(org_id, client_id).await?;
+        record_change(
+            actor,
+            connection,
+            AdminChange::ClientDeleted { org_id, client_id },
+        );
+        Ok(())
     }
 
     /// Deletes a client and its RFC 7592 registration access token (if it was registered
-    /// dynamically), whichever API deletes it.
-    pub async fn delete_client(&self, org_id: &str, client_id: &str) -> Result<()> {
+    /// dynamically), whichever API deletes it (dynamic registration reports it itself).
+    pub(crate) async fn remove_client(&self, org_id: &str, client_id: &str) -> Result<()> {
         self.store
             .delete_client(org_id, client_id)
             .await

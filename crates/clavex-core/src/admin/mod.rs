@@ -1,10 +1,19 @@
 //! Administration: organizations, admin tokens, clients, users, keys and initial access tokens. The
 //! Admin API and the CLI both call these; neither restates a rule. One module per resource.
+//!
+//! A request body arrives as JSON and is read once, at the boundary, into its typed request
+//! ([`AdminRequest`]: `CreateOrganization`, `UpdateUser`, …) with the API's own error messages.
+//! Every successful change is reported as one [`AdminChange`] domain event naming the actor and the
+//! peer from the call's [`ConnectionFacts`].
 
 use clavex_store::AdminTokenRecord;
+use serde_json::Value;
 
+pub use crate::actor::{AdminActor, AdminTokenId};
+use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::events::{self, AdminChange, DomainEvent};
 
 pub mod clients;
 pub mod initial_access_tokens;
@@ -12,9 +21,52 @@ pub mod keys;
 pub mod orgs;
 pub mod users;
 
-pub use keys::KeyView;
-pub use orgs::{BootstrapOutcome, OrganizationView};
-pub use users::UserView;
+pub use clients::{CreateClient, UpdateClient};
+pub use initial_access_tokens::CreateInitialAccessToken;
+pub use keys::{KeyView, RotateKeys};
+pub use orgs::{BootstrapOutcome, CreateOrganization, OrganizationView, UpdateOrganization};
+pub use users::{CreateUser, UpdateUser, UserView};
+
+/// An Admin API request body, read from its JSON once into its typed form. The messages are the
+/// API's own (not serde's), and each body keeps its unknown-member policy.
+pub trait AdminRequest: Sized {
+    fn from_json(body: &Value) -> Result<Self>;
+}
+
+/// Reports a successful change: the one place admin operations emit their events.
+fn record_change(actor: &AdminActor, connection: &ConnectionFacts, change: AdminChange<'_>) {
+    events::emit(&DomainEvent::AdminChange {
+        actor,
+        peer: connection.peer,
+        change,
+    });
+}
+
+/// The names of the members whose values differ between two JSON objects (a member absent from one
+/// side counts as changed), in the order of `before` then the new ones of `after`.
+fn changed_members(before: &Value, after: &Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let before = before.as_object().unwrap_or(&empty);
+    let after = after.as_object().unwrap_or(&empty);
+    before
+        .iter()
+        .filter(|(name, value)| after.get(name.as_str()) != Some(value))
+        .map(|(name, _)| name.clone())
+        .chain(
+            after
+                .keys()
+                .filter(|name| !before.contains_key(name.as_str()))
+                .cloned(),
+        )
+        .collect()
+}
+
+/// A caller the Admin API authenticated: what it may do, and who it is for the events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedAdmin {
+    pub principal: AdminPrincipal,
+    pub actor: AdminActor,
+}
 
 /// Who is calling the Admin API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +107,7 @@ pub fn new_admin_token() -> String {
 }
 
 impl Engine {
-    pub async fn authenticate_admin(&self, bearer: &str) -> Result<AdminPrincipal> {
+    pub async fn authenticate_admin(&self, bearer: &str) -> Result<AuthenticatedAdmin> {
         // A lookup by SHA-256 of the presented token: the comparison happens on a hash the caller
         // cannot steer, so it leaks nothing useful about stored tokens through timing.
         let record = self
@@ -63,10 +115,45 @@ impl Engine {
             .find_admin_token(&hash_token(bearer))
             .await?
             .ok_or_else(|| Error::Unauthorized("unknown admin token".into()))?;
+        let token_id = AdminTokenId::of_hash(&record.token_hash);
         Ok(match record.org_id {
-            Some(org) => AdminPrincipal::Org(org),
-            None => AdminPrincipal::Server,
+            Some(org) => AuthenticatedAdmin {
+                principal: AdminPrincipal::Org(org.clone()),
+                actor: AdminActor::OrgToken {
+                    org_id: org,
+                    token_id,
+                },
+            },
+            None => AuthenticatedAdmin {
+                principal: AdminPrincipal::Server,
+                actor: AdminActor::ServerToken { token_id },
+            },
         })
+    }
+
+    /// A new admin token for an organization (`Some`) or the server (`None`), stored hashed and
+    /// returned once (`clavex orgs new-token`).
+    pub async fn create_admin_token(
+        &self,
+        org_id: Option<&str>,
+        label: &str,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
+    ) -> Result<String> {
+        if let Some(org_id) = org_id {
+            self.get_organization(org_id).await?;
+        }
+        let token = new_admin_token();
+        self.add_admin_token(org_id, &token, label).await?;
+        record_change(
+            actor,
+            connection,
+            AdminChange::AdminTokenCreated {
+                org_id,
+                token_id: &AdminTokenId::of_token(&token),
+            },
+        );
+        Ok(token)
     }
 
     /// Stores an admin token (hashed). `org_id = None` makes a server-level token.
@@ -88,3 +175,6 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

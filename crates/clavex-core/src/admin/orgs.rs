@@ -6,9 +6,12 @@ use clavex_store::OrganizationRecord;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::admin::new_admin_token;
+use crate::actor::{AdminActor, AdminTokenId};
+use crate::admin::{AdminRequest, changed_members, new_admin_token, record_change};
+use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::events::AdminChange;
 use crate::ids::OrgId;
 use crate::keyring;
 use crate::policy::{self, lifetimes};
@@ -45,6 +48,112 @@ fn check_display_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `POST /api/v1/organizations`: `id` (required), `display_name`, `settings`. Other members are
+/// ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateOrganization {
+    pub id: OrgId,
+    /// `None`: the id serves as the name.
+    pub display_name: Option<String>,
+    /// Settings members to set over the defaults; a `null` member drops the member, so the setting
+    /// takes its built-in default.
+    pub settings: Option<Map<String, Value>>,
+}
+
+impl CreateOrganization {
+    /// An organization with default settings, its id and name checked.
+    pub fn new(id: &str, display_name: Option<&str>) -> Result<CreateOrganization> {
+        let id = OrgId::parse(id)?;
+        if let Some(name) = display_name {
+            check_display_name(name)?;
+        }
+        Ok(CreateOrganization {
+            id,
+            display_name: display_name.map(str::to_owned),
+            settings: None,
+        })
+    }
+}
+
+impl AdminRequest for CreateOrganization {
+    fn from_json(body: &Value) -> Result<CreateOrganization> {
+        let id = body
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::BadRequest("id is required".into()))?;
+        let display_name = match body.get("display_name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(Error::BadRequest("display_name must be a string".into())),
+        };
+        let mut request = CreateOrganization::new(id, display_name)?;
+        // When present, `settings` must be an object: `null` is refused as well.
+        request.settings = match body.get("settings") {
+            None => None,
+            Some(Value::Object(members)) => Some(members.clone()),
+            Some(_) => return Err(settings_not_an_object()),
+        };
+        Ok(request)
+    }
+}
+
+/// `PATCH /api/v1/organizations/{org}`: `display_name` and any settings member, at the top level
+/// or inside `settings`. Absent members stay as they are; a settings member set to `null` returns
+/// to its default; `display_name` cannot be `null`; the read-only members are refused.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpdateOrganization {
+    pub display_name: Option<String>,
+    pub settings: Map<String, Value>,
+}
+
+impl AdminRequest for UpdateOrganization {
+    fn from_json(body: &Value) -> Result<UpdateOrganization> {
+        let body = body
+            .as_object()
+            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
+        let mut request = UpdateOrganization::default();
+        for (key, value) in body {
+            match key.as_str() {
+                "display_name" => {
+                    let name = value.as_str().ok_or_else(display_name_error)?;
+                    check_display_name(name)?;
+                    request.display_name = Some(name.to_owned());
+                }
+                "id" | "issuer" | "created_at" | "updated_at" => {
+                    return Err(Error::BadRequest(format!("{key} cannot be changed")));
+                }
+                "settings" => {
+                    let inner = value
+                        .as_object()
+                        .ok_or_else(|| Error::BadRequest("settings must be an object".into()))?;
+                    request.settings.extend(inner.clone());
+                }
+                _ => {
+                    request.settings.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        Ok(request)
+    }
+}
+
+fn settings_not_an_object() -> Error {
+    Error::BadRequest("settings must be a JSON object".into())
+}
+
+/// An organization's changeable members as one JSON object, to name what a change changed.
+fn changeable_members(display_name: &str, settings: &OrgSettings) -> Result<Value> {
+    let mut members =
+        serde_json::to_value(settings).map_err(|e| Error::internal("encoding JSON", e))?;
+    if let Some(object) = members.as_object_mut() {
+        object.insert(
+            "display_name".into(),
+            Value::String(display_name.to_owned()),
+        );
+    }
+    Ok(members)
+}
+
 impl Engine {
     pub fn org_view(&self, record: &OrganizationRecord) -> Result<OrganizationView> {
         let settings: OrgSettings = serde_json::from_str(&record.settings_json)
@@ -63,14 +172,11 @@ impl Engine {
     /// token for it (shown once).
     pub async fn create_organization(
         &self,
-        id: &str,
-        display_name: Option<&str>,
-        settings_patch: Option<&Value>,
+        request: CreateOrganization,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
     ) -> Result<(OrganizationView, String)> {
-        OrgId::parse(id)?;
-        if let Some(name) = display_name {
-            check_display_name(name)?;
-        }
+        let id = request.id.as_str();
         let mut settings = OrgSettings {
             scopes: policy::scope::DEFAULT_API_SCOPES
                 .iter()
@@ -78,13 +184,13 @@ impl Engine {
                 .collect(),
             ..OrgSettings::default()
         };
-        if let Some(patch) = settings_patch {
+        if let Some(patch) = &request.settings {
             settings = apply_settings_patch(&settings, patch)?;
         }
         let now = self.now();
         let record = OrganizationRecord {
             id: id.to_owned(),
-            display_name: display_name.unwrap_or(id).to_owned(),
+            display_name: request.display_name.as_deref().unwrap_or(id).to_owned(),
             settings_json: serde_json::to_string(&settings)
                 .map_err(|e| Error::internal("encoding JSON", e))?,
             created_at: now,
@@ -106,6 +212,14 @@ impl Engine {
         let token = new_admin_token();
         self.add_admin_token(Some(id), &token, "organization admin")
             .await?;
+        record_change(
+            actor,
+            connection,
+            AdminChange::OrganizationCreated {
+                org_id: id,
+                admin_token_id: &AdminTokenId::of_token(&token),
+            },
+        );
         Ok((self.org_view(&record)?, token))
     }
 
@@ -130,7 +244,15 @@ impl Engine {
             };
             // Nodes starting together on an empty database race here; the loser finds the
             // organization created by the winner, which is what it wanted.
-            match self.create_organization(org_id, Some(display), None).await {
+            let request = CreateOrganization::new(org_id, Some(display))?;
+            match self
+                .create_organization(
+                    request,
+                    &AdminActor::Bootstrap,
+                    &ConnectionFacts::loopback(),
+                )
+                .await
+            {
                 Ok((_, generated)) => {
                     outcome.created = true;
                     outcome.generated_org_token = Some(generated);
@@ -184,11 +306,14 @@ impl Engine {
             .collect()
     }
 
-    /// `PATCH /api/v1/organizations/{org}`: `display_name` and any settings member.
-    pub async fn patch_organization(&self, id: &str, patch: &Value) -> Result<OrganizationView> {
-        let patch = patch
-            .as_object()
-            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
+    /// `PATCH /api/v1/organizations/{org}` ([`UpdateOrganization`]).
+    pub async fn patch_organization(
+        &self,
+        id: &str,
+        request: UpdateOrganization,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
+    ) -> Result<OrganizationView> {
         let mut record = self
             .store
             .get_organization(id)
@@ -196,38 +321,34 @@ impl Engine {
             .ok_or_else(|| Error::NotFound(format!("organization {id}")))?;
         let current: OrgSettings = serde_json::from_str(&record.settings_json)
             .map_err(|e| Error::internal("org settings", e))?;
-        let mut settings_patch = Map::new();
-        for (key, value) in patch {
-            match key.as_str() {
-                "display_name" => {
-                    let name = value.as_str().ok_or_else(display_name_error)?;
-                    check_display_name(name)?;
-                    record.display_name = name.to_owned();
-                }
-                "id" | "issuer" | "created_at" | "updated_at" => {
-                    return Err(Error::BadRequest(format!("{key} cannot be changed")));
-                }
-                "settings" => {
-                    let inner = value
-                        .as_object()
-                        .ok_or_else(|| Error::BadRequest("settings must be an object".into()))?;
-                    settings_patch.extend(inner.clone());
-                }
-                _ => {
-                    settings_patch.insert(key.clone(), value.clone());
-                }
-            }
+        let before = changeable_members(&record.display_name, &current)?;
+        if let Some(name) = request.display_name {
+            record.display_name = name;
         }
-        let settings = apply_settings_patch(&current, &Value::Object(settings_patch))?;
+        let settings = apply_settings_patch(&current, &request.settings)?;
         record.settings_json =
             serde_json::to_string(&settings).map_err(|e| Error::internal("encoding JSON", e))?;
         record.updated_at = self.now();
         self.store.update_organization(&record).await?;
         self.forget_org(id).await;
+        let after = changeable_members(&record.display_name, &settings)?;
+        record_change(
+            actor,
+            connection,
+            AdminChange::OrganizationUpdated {
+                org_id: id,
+                changed: &changed_members(&before, &after),
+            },
+        );
         self.org_view(&record)
     }
 
-    pub async fn delete_organization(&self, id: &str) -> Result<()> {
+    pub async fn delete_organization(
+        &self,
+        id: &str,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
+    ) -> Result<()> {
         // The node's cached clients of this organization go with it: otherwise an organization
         // re-created under the same id would authenticate the old one's clients until the cache
         // expires.
@@ -243,17 +364,22 @@ impl Engine {
             self.forget_client(id, &client.client_id).await;
         }
         self.forget_org(id).await;
+        record_change(
+            actor,
+            connection,
+            AdminChange::OrganizationDeleted { org_id: id },
+        );
         Ok(())
     }
 }
 
-fn apply_settings_patch(current: &OrgSettings, patch: &Value) -> Result<OrgSettings> {
+fn apply_settings_patch(current: &OrgSettings, patch: &Map<String, Value>) -> Result<OrgSettings> {
     let mut merged =
         serde_json::to_value(current).map_err(|e| Error::internal("encoding JSON", e))?;
-    let (Some(target), Some(source)) = (merged.as_object_mut(), patch.as_object()) else {
-        return Err(Error::BadRequest("settings must be a JSON object".into()));
-    };
-    for (k, v) in source {
+    let target = merged
+        .as_object_mut()
+        .ok_or_else(|| Error::invariant("organization settings do not encode as an object"))?;
+    for (k, v) in patch {
         if v.is_null() {
             target.remove(k);
         } else {

@@ -1,12 +1,18 @@
 //! Users: creation with an argon2id password hash, reads, changes, deletion (which ends their
 //! sessions and grants), and password verification for the login page.
 
+use std::fmt;
+
 use clavex_store::UserRecord;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::actor::AdminActor;
+use crate::admin::{AdminRequest, changed_members, record_change};
+use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::events::AdminChange;
 
 #[derive(Debug, Serialize)]
 pub struct UserView {
@@ -46,9 +52,36 @@ const USER_CLAIMS: [&str; 12] = [
     "zoneinfo",
 ];
 
-impl Engine {
-    pub async fn create_user(&self, org_id: &str, body: &Value) -> Result<UserView> {
-        self.org(org_id).await?;
+/// A password as sent, checked for length; never printed (its `Debug` is redacted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(password: &str) -> Result<Password> {
+        check_password(password)?;
+        Ok(Password(password.to_owned()))
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+/// `POST /api/v1/organizations/{org}/users`: `username` and `password` (required), `email`, and
+/// profile claims ([`USER_CLAIMS`]). Any other member is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: Password,
+    pub email: Option<String>,
+    /// Profile claims; a `null` claim is left unset.
+    pub claims: Map<String, Value>,
+}
+
+impl AdminRequest for CreateUser {
+    fn from_json(body: &Value) -> Result<CreateUser> {
         let body = body
             .as_object()
             .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
@@ -61,17 +94,85 @@ impl Engine {
             .get("password")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::BadRequest("password is required".into()))?;
-        check_password(password)?;
-        let email = optional_email(body)?;
-        let claims = user_claims(body, &Map::new())?;
+        Ok(CreateUser {
+            username: username.to_owned(),
+            password: Password::parse(password)?,
+            email: optional_email(body)?,
+            claims: claim_changes(body)?,
+        })
+    }
+}
+
+/// `PATCH /api/v1/organizations/{org}/users/{user_id}`: absent members stay as they are; `email`
+/// and profile claims may be `null` (removed); `username` and `password` may not. Any other member
+/// is refused.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpdateUser {
+    pub username: Option<String>,
+    /// `Some(None)`: remove the email address.
+    pub email: Option<Option<String>>,
+    pub password: Option<Password>,
+    /// Profile claims to set, or to remove (`null`).
+    pub claims: Map<String, Value>,
+}
+
+impl AdminRequest for UpdateUser {
+    fn from_json(body: &Value) -> Result<UpdateUser> {
+        let body = body
+            .as_object()
+            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
+        let mut request = UpdateUser::default();
+        if let Some(username) = body.get("username") {
+            let username = username
+                .as_str()
+                .ok_or_else(|| Error::BadRequest("username must be a string".into()))?;
+            check_username(username)?;
+            request.username = Some(username.to_owned());
+        }
+        if body.contains_key("email") {
+            request.email = Some(optional_email(body)?);
+        }
+        if let Some(password) = body.get("password") {
+            let password = password
+                .as_str()
+                .ok_or_else(|| Error::BadRequest("password must be a string".into()))?;
+            request.password = Some(Password::parse(password)?);
+        }
+        request.claims = claim_changes(body)?;
+        Ok(request)
+    }
+}
+
+/// A user's changeable members except the password, as one JSON object, to name what a change
+/// changed.
+fn changeable_members(record: &UserRecord, claims: &Map<String, Value>) -> Value {
+    let mut members = claims.clone();
+    members.insert("username".into(), Value::String(record.username.clone()));
+    members.insert(
+        "email".into(),
+        record.email.clone().map_or(Value::Null, Value::String),
+    );
+    Value::Object(members)
+}
+
+impl Engine {
+    pub async fn create_user(
+        &self,
+        org_id: &str,
+        request: CreateUser,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
+    ) -> Result<UserView> {
+        self.org(org_id).await?;
         let now = self.now();
         let record = UserRecord {
             org_id: org_id.to_owned(),
             user_id: uuid::Uuid::now_v7().to_string(),
-            username: username.to_owned(),
-            email,
-            password_hash: self.hasher.hash(password.to_owned()).await?,
-            claims_json: Value::Object(claims).to_string(),
+            username: request.username,
+            email: request.email,
+            password_hash: self.hasher.hash(request.password.0).await?,
+            claims_json: Value::Object(apply_claim_changes(&Map::new(), &request.claims))
+                .to_string(),
             created_at: now,
             updated_at: now,
         };
@@ -81,6 +182,14 @@ impl Engine {
             }
             other => other.into(),
         })?;
+        record_change(
+            actor,
+            connection,
+            AdminChange::UserCreated {
+                org_id,
+                user_id: &record.user_id,
+            },
+        );
         Ok(user_view(&record))
     }
 
@@ -104,35 +213,35 @@ impl Engine {
             .collect())
     }
 
-    pub async fn patch_user(&self, org_id: &str, user_id: &str, body: &Value) -> Result<UserView> {
-        let body = body
-            .as_object()
-            .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
+    pub async fn patch_user(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        request: UpdateUser,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
+    ) -> Result<UserView> {
         let mut record = self
             .store
             .get_user(org_id, user_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
-        if let Some(username) = body.get("username") {
-            let username = username
-                .as_str()
-                .ok_or_else(|| Error::BadRequest("username must be a string".into()))?;
-            check_username(username)?;
-            record.username = username.to_owned();
-        }
-        if body.contains_key("email") {
-            record.email = optional_email(body)?;
-        }
-        if let Some(password) = body.get("password") {
-            let password = password
-                .as_str()
-                .ok_or_else(|| Error::BadRequest("password must be a string".into()))?;
-            check_password(password)?;
-            record.password_hash = self.hasher.hash(password.to_owned()).await?;
-        }
         let existing: Map<String, Value> =
             serde_json::from_str(&record.claims_json).unwrap_or_default();
-        record.claims_json = Value::Object(user_claims(body, &existing)?).to_string();
+        let before = changeable_members(&record, &existing);
+        if let Some(username) = request.username {
+            record.username = username;
+        }
+        if let Some(email) = request.email {
+            record.email = email;
+        }
+        let password_set = request.password.is_some();
+        if let Some(password) = request.password {
+            record.password_hash = self.hasher.hash(password.0).await?;
+        }
+        let claims = apply_claim_changes(&existing, &request.claims);
+        let mut changed = changed_members(&before, &changeable_members(&record, &claims));
+        record.claims_json = Value::Object(claims).to_string();
         record.updated_at = self.now();
         self.store.update_user(&record).await.map_err(|e| match e {
             clavex_store::StoreError::Conflict(_) => {
@@ -141,12 +250,33 @@ impl Engine {
             clavex_store::StoreError::NotFound => Error::NotFound(format!("user {user_id}")),
             other => other.into(),
         })?;
+        let change = if password_set {
+            changed.push("password".into());
+            AdminChange::UserPasswordSet {
+                org_id,
+                user_id,
+                changed: &changed,
+            }
+        } else {
+            AdminChange::UserUpdated {
+                org_id,
+                user_id,
+                changed: &changed,
+            }
+        };
+        record_change(actor, connection, change);
         Ok(user_view(&record))
     }
 
     /// Deletes a user and revokes everything issued for them: their grants (so their access tokens
     /// fail every grant-status check), refresh tokens, codes and consents.
-    pub async fn delete_user(&self, org_id: &str, user_id: &str) -> Result<()> {
+    pub async fn delete_user(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        actor: &AdminActor,
+        connection: &ConnectionFacts,
+    ) -> Result<()> {
         self.store
             .delete_user(org_id, user_id)
             .await
@@ -161,6 +291,15 @@ impl Engine {
         if revoked > 0 {
             tracing::info!(org = %org_id, grants = revoked, "deleted user's grants revoked");
         }
+        record_change(
+            actor,
+            connection,
+            AdminChange::UserDeleted {
+                org_id,
+                user_id,
+                grants_revoked: revoked,
+            },
+        );
         Ok(())
     }
 
@@ -224,18 +363,13 @@ fn optional_email(body: &Map<String, Value>) -> Result<Option<String>> {
     }
 }
 
-fn user_claims(
-    body: &Map<String, Value>,
-    existing: &Map<String, Value>,
-) -> Result<Map<String, Value>> {
-    let mut claims = existing.clone();
+/// The profile claims a body sets (or removes, `null`); any member that is neither a claim nor
+/// `username`, `password` or `email` is refused.
+fn claim_changes(body: &Map<String, Value>) -> Result<Map<String, Value>> {
+    let mut changes = Map::new();
     for (key, value) in body {
         if USER_CLAIMS.contains(&key.as_str()) {
-            if value.is_null() {
-                claims.remove(key);
-            } else {
-                claims.insert(key.clone(), value.clone());
-            }
+            changes.insert(key.clone(), value.clone());
         } else if !["username", "password", "email"].contains(&key.as_str()) {
             return Err(Error::BadRequest(format!(
                 "unknown user attribute {key}; allowed: username, password, email, {}",
@@ -243,5 +377,20 @@ fn user_claims(
             )));
         }
     }
-    Ok(claims)
+    Ok(changes)
+}
+
+fn apply_claim_changes(
+    existing: &Map<String, Value>,
+    changes: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut claims = existing.clone();
+    for (key, value) in changes {
+        if value.is_null() {
+            claims.remove(key);
+        } else {
+            claims.insert(key.clone(), value.clone());
+        }
+    }
+    claims
 }

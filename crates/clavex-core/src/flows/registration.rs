@@ -1,7 +1,7 @@
 //! Dynamic client registration (RFC 7591) at `/{org}/register` and its management protocol
 //! (RFC 7592) at `registration_client_uri` = `{issuer}/register/{client_id}`.
 //!
-//! A registration goes through the very same rules as the Admin API's (`Engine::register_client`,
+//! A registration goes through the very same rules as the Admin API's (`Engine::insert_client`,
 //! hence `policy::registration::validate_registration`); this module adds only who may register and manage:
 //! - the organization setting `dynamic_registration` (`disabled`, `open`, `initial_access_token`);
 //! - initial access tokens (RFC 7591 §3), issued through the Admin API and stored as SHA-256 hashes in
@@ -20,12 +20,14 @@ use std::sync::Arc;
 use clavex_store::{ArtifactKind, ArtifactRecord, Consumed};
 use serde_json::{Map, Value};
 
+use crate::admin::UpdateClient;
 use crate::artifacts::{InitialAccessTokenPayload, Payload, RegistrationTokenPayload, hash_secret};
 use crate::client::ClientMetadata;
 use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::events::{self, DomainEvent};
+use crate::policy::registration;
 use crate::settings::DynamicRegistration;
 
 /// Members of a client information response that only the server sets (RFC 7591 §3.2.1,
@@ -79,23 +81,43 @@ fn invalid_token(description: &str) -> Error {
 const REGISTRATION_TOKEN_INVALID: &str =
     "the registration access token is not valid for this client";
 
-/// The body as a JSON object, without the members only the server sets; `software_statement` is
-/// refused (not supported).
-fn registration_body(body: &Value) -> Result<Map<String, Value>> {
-    let mut object = body.as_object().cloned().ok_or_else(|| {
-        OAuthError::invalid_client_metadata("client metadata must be a JSON object")
-    })?;
-    if object.contains_key("software_statement") {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidSoftwareStatement,
-            "software statements are not supported; send the client metadata as plain JSON members",
-        )
-        .into());
+/// An RFC 7591 registration or RFC 7592 update body: client metadata (checked by
+/// `policy::registration` as in the Admin API), without the members only the server sets.
+/// `software_statement` is refused (not supported); other unknown members are ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRegistrationRequest {
+    /// `client_id` as sent, when it is a string: a registration ignores it, an update must send
+    /// the client's own.
+    pub client_id: Option<String>,
+    /// The metadata members, without `client_id` and the server-set members.
+    pub metadata: Map<String, Value>,
+}
+
+impl ClientRegistrationRequest {
+    pub fn from_json(body: &Value) -> Result<ClientRegistrationRequest> {
+        let mut metadata = body
+            .as_object()
+            .cloned()
+            .ok_or_else(registration::metadata_not_an_object)?;
+        if metadata.contains_key("software_statement") {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidSoftwareStatement,
+                "software statements are not supported; send the client metadata as plain JSON members",
+            )
+            .into());
+        }
+        for member in SERVER_SET_MEMBERS {
+            metadata.remove(member);
+        }
+        let client_id = match metadata.remove("client_id") {
+            Some(Value::String(id)) => Some(id),
+            _ => None,
+        };
+        Ok(ClientRegistrationRequest {
+            client_id,
+            metadata,
+        })
     }
-    for member in SERVER_SET_MEMBERS {
-        object.remove(member);
-    }
-    Ok(object)
 }
 
 impl Engine {
@@ -160,12 +182,14 @@ impl Engine {
     /// RFC 7591 §3: registers a client under the Admin API's rules and answers the client
     /// information response (metadata, `client_id_issued_at`, `registration_access_token`,
     /// `registration_client_uri`). The server chooses `client_id`; one sent is ignored.
-    pub async fn dcr_register(&self, permit: RegistrationPermit, body: &Value) -> Result<Value> {
+    pub async fn dcr_register(
+        &self,
+        permit: RegistrationPermit,
+        request: ClientRegistrationRequest,
+    ) -> Result<Value> {
         let RegistrationPermit { org, peer, consume } = permit;
         let org_id = org.record.id.as_str();
-        let mut object = registration_body(body)?;
-        object.remove("client_id");
-        let metadata = self.register_client(org_id, &Value::Object(object)).await?;
+        let metadata = self.insert_client(org_id, None, &request.metadata).await?;
         // The single-use token goes only with a successful registration; of two registrations racing
         // on one token, the one that loses the atomic consumption is undone.
         if let Some(id_hash) = consume {
@@ -174,7 +198,7 @@ impl Engine {
                 .consume_artifact(ArtifactKind::InitialAccessToken, &id_hash, self.now())
                 .await;
             if !matches!(consumed, Ok(Consumed::Fresh(_))) {
-                self.delete_client(org_id, &metadata.client_id).await?;
+                self.remove_client(org_id, &metadata.client_id).await?;
                 return Err(match consumed? {
                     Consumed::Expired(_) => invalid_token("the initial access token has expired"),
                     Consumed::Missing => invalid_token("the initial access token is not valid"),
@@ -189,7 +213,7 @@ impl Engine {
             .store_registration_token(org_id, &metadata, &token)
             .await
         {
-            self.delete_client(org_id, &metadata.client_id).await?;
+            self.remove_client(org_id, &metadata.client_id).await?;
             return Err(err);
         }
         events::emit(&DomainEvent::DynamicRegistration {
@@ -292,21 +316,23 @@ impl Engine {
     /// RFC 7592 §2.2: replaces the client's metadata, validated as a fresh registration. The body
     /// must carry the client's `client_id`; server-set members are ignored; `client_secret` is
     /// refused (a FAPI 2.0 client has none). The node's cached client is dropped at once.
-    pub async fn dcr_update(&self, auth: &RegistrationAuth, body: &Value) -> Result<Value> {
-        let object = registration_body(body)?;
-        if object.get("client_id").and_then(Value::as_str) != Some(auth.client_id()) {
+    pub async fn dcr_update(
+        &self,
+        auth: &RegistrationAuth,
+        request: ClientRegistrationRequest,
+    ) -> Result<Value> {
+        if request.client_id.as_deref() != Some(auth.client_id()) {
             return Err(OAuthError::invalid_client_metadata(
                 "client_id must be sent and equal the client's client_id (RFC 7592 §2.2)",
             )
             .into());
         }
-        let metadata = self
-            .update_client(
-                &auth.org.record.id,
-                auth.client_id(),
-                &Value::Object(object),
-                false,
-            )
+        let update = UpdateClient {
+            client_id: request.client_id,
+            metadata: request.metadata,
+        };
+        let (_, metadata) = self
+            .replace_client_metadata(&auth.org.record.id, auth.client_id(), &update, false)
             .await?;
         events::emit(&DomainEvent::DynamicRegistration {
             org_id: &auth.org.record.id,
@@ -317,11 +343,11 @@ impl Engine {
         client_information(&auth.org, &metadata, &auth.token)
     }
 
-    /// RFC 7592 §2.3: deletes the client and (with it, in [`Engine::delete_client`]) its
+    /// RFC 7592 §2.3: deletes the client and (with it, in `Engine::remove_client`) its
     /// registration access token. The node's cached client is dropped at once, so the client cannot
     /// authenticate any more.
     pub async fn dcr_delete(&self, auth: RegistrationAuth) -> Result<()> {
-        self.delete_client(&auth.org.record.id, auth.client_id())
+        self.remove_client(&auth.org.record.id, auth.client_id())
             .await?;
         events::emit(&DomainEvent::DynamicRegistration {
             org_id: &auth.org.record.id,

@@ -72,18 +72,19 @@ fn signing_alg_field(body: &Map<String, Value>, name: &str) -> Result<Option<Str
     }
 }
 
-/// Validates a registration body (Admin API and, later, RFC 7591 dynamic registration) under the
+/// The error for client metadata that is not a JSON object.
+pub fn metadata_not_an_object() -> OAuthError {
+    bad("client metadata must be a JSON object")
+}
+
+/// Validates the members of a registration (Admin API and RFC 7591 dynamic registration) under the
 /// organization's profile and produces the metadata to store. Unknown members are ignored (RFC 7591 §2).
 pub fn validate_registration(
     profile: Profile,
-    body: &Value,
+    body: &Map<String, Value>,
     client_id: String,
     issued_at: i64,
 ) -> Result<ClientMetadata, OAuthError> {
-    let body = body
-        .as_object()
-        .ok_or_else(|| bad("client metadata must be a JSON object"))?;
-
     if body.contains_key("client_secret") {
         return Err(bad(
             "client_secret cannot be set: FAPI 2.0 clients authenticate with private_key_jwt",
@@ -313,7 +314,8 @@ mod tests {
     }
 
     fn check(body: Value) -> Result<ClientMetadata, OAuthError> {
-        validate_registration(Profile::Fapi2, &body, "c1".into(), 0)
+        let body = body.as_object().ok_or_else(metadata_not_an_object)?;
+        validate_registration(Profile::Fapi2, body, "c1".into(), 0)
     }
 
     fn refused(mut patch: Value) -> String {

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use clavex_core::OAuthError;
+use clavex_core::flows::registration::ClientRegistrationRequest;
 use serde_json::Value;
 
 use super::read_body;
@@ -28,8 +29,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The request body as JSON (RFC 7591 §3.1: `application/json`).
-fn metadata(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
+/// The request body (RFC 7591 §3.1: `application/json`), read into its typed request.
+fn metadata(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<ClientRegistrationRequest> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -41,9 +42,10 @@ fn metadata(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
         )
         .into());
     }
-    serde_json::from_slice(bytes).map_err(|_| {
-        OAuthError::invalid_client_metadata("the registration request is not valid JSON").into()
-    })
+    let body: Value = serde_json::from_slice(bytes).map_err(|_| {
+        OAuthError::invalid_client_metadata("the registration request is not valid JSON")
+    })?;
+    Ok(ClientRegistrationRequest::from_json(&body)?)
 }
 
 /// Client information responses carry credentials: never cached.
@@ -64,8 +66,8 @@ async fn register(
         .engine
         .dcr_permit(&org, bearer(&headers), &connection)
         .await?;
-    let body = metadata(&headers, &bytes)?;
-    let info = state.engine.dcr_register(permit, &body).await?;
+    let request = metadata(&headers, &bytes)?;
+    let info = state.engine.dcr_register(permit, request).await?;
     let mut response = client_information(StatusCode::CREATED, &info);
     if let Some(location) = info["registration_client_uri"]
         .as_str()
@@ -104,10 +106,10 @@ async fn update(
         .engine
         .dcr_authenticate(&org, &client_id, bearer(&headers), &connection)
         .await?;
-    let body = metadata(&headers, &bytes)?;
+    let request = metadata(&headers, &bytes)?;
     Ok(client_information(
         StatusCode::OK,
-        &state.engine.dcr_update(&auth, &body).await?,
+        &state.engine.dcr_update(&auth, request).await?,
     ))
 }
 

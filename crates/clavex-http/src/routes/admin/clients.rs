@@ -6,10 +6,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::{JsonBody, no_content, respond};
+use clavex_core::admin::{CreateClient, UpdateClient};
+
+use super::{AdminBody, no_content, respond};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::OrgAdmin;
+use crate::extract::{Connection, OrgAdmin};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -36,10 +38,14 @@ async fn list_clients(State(state): State<AppState>, admin: OrgAdmin) -> ApiResu
 async fn create_client(
     State(state): State<AppState>,
     admin: OrgAdmin,
-    JsonBody(body): JsonBody,
+    Connection(connection): Connection,
+    AdminBody(request): AdminBody<CreateClient>,
 ) -> ApiResult<Response> {
+    let metadata = state
+        .engine
+        .register_client(&admin.org, request, &admin.actor, &connection)
+        .await?;
     let org = admin.org;
-    let metadata = state.engine.register_client(&org, &body).await?;
     let mut response = respond(StatusCode::CREATED, &metadata);
     if let Ok(location) = HeaderValue::from_str(&format!(
         "/api/v1/organizations/{org}/clients/{}",
@@ -63,39 +69,45 @@ async fn get_client(
 
 async fn put_client(
     State(state): State<AppState>,
-    _: OrgAdmin,
+    admin: OrgAdmin,
+    Connection(connection): Connection,
     Path((org, client_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody,
+    AdminBody(request): AdminBody<UpdateClient>,
 ) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
         &state
             .engine
-            .update_client(&org, &client_id, &body, false)
+            .update_client(&org, &client_id, request, false, &admin.actor, &connection)
             .await?,
     ))
 }
 
 async fn patch_client(
     State(state): State<AppState>,
-    _: OrgAdmin,
+    admin: OrgAdmin,
+    Connection(connection): Connection,
     Path((org, client_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody,
+    AdminBody(request): AdminBody<UpdateClient>,
 ) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
         &state
             .engine
-            .update_client(&org, &client_id, &body, true)
+            .update_client(&org, &client_id, request, true, &admin.actor, &connection)
             .await?,
     ))
 }
 
 async fn delete_client(
     State(state): State<AppState>,
-    _: OrgAdmin,
+    admin: OrgAdmin,
+    Connection(connection): Connection,
     Path((org, client_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    state.engine.delete_client(&org, &client_id).await?;
+    state
+        .engine
+        .delete_client(&org, &client_id, &admin.actor, &connection)
+        .await?;
     Ok(no_content())
 }

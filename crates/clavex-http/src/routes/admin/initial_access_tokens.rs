@@ -6,10 +6,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 
-use super::{JsonBody, respond};
+use clavex_core::admin::CreateInitialAccessToken;
+
+use super::{AdminBody, respond};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::OrgAdmin;
+use crate::extract::{Connection, OrgAdmin};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(
@@ -21,13 +23,14 @@ pub fn routes() -> Router<AppState> {
 async fn create_initial_access_token(
     State(state): State<AppState>,
     admin: OrgAdmin,
-    JsonBody(body): JsonBody,
+    Connection(connection): Connection,
+    AdminBody(request): AdminBody<CreateInitialAccessToken>,
 ) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::CREATED,
         &state
             .engine
-            .create_initial_access_token(&admin.org, &body)
+            .create_initial_access_token(&admin.org, request, &admin.actor, &connection)
             .await?,
     ))
 }

@@ -5,13 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use clavex_core::Error;
-use serde_json::Value;
+use clavex_core::admin::RotateKeys;
 
-use super::{JsonBody, respond};
+use super::{AdminBody, respond};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::OrgAdmin;
+use crate::extract::{Connection, OrgAdmin};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -29,15 +28,14 @@ async fn list_keys(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<
 async fn rotate_keys(
     State(state): State<AppState>,
     admin: OrgAdmin,
-    JsonBody(body): JsonBody,
+    Connection(connection): Connection,
+    AdminBody(request): AdminBody<RotateKeys>,
 ) -> ApiResult<Response> {
-    let alg = match body.get("alg") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(Error::BadRequest("alg must be a string".into()).into()),
-    };
     Ok(respond(
         StatusCode::OK,
-        &state.engine.rotate_keys(&admin.org, alg).await?,
+        &state
+            .engine
+            .rotate_keys(&admin.org, request, &admin.actor, &connection)
+            .await?,
     ))
 }

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clavex_core::Error;
+use clavex_core::admin::AdminRequest;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -57,6 +58,19 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .into());
         }
         Ok(JsonBody(value))
+    }
+}
+
+/// An Admin API body read into its typed request `T` at the boundary (its messages are the
+/// engine's, [`AdminRequest::from_json`]).
+pub(super) struct AdminBody<T>(pub T);
+
+impl<S: Send + Sync, T: AdminRequest> FromRequest<S> for AdminBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBody(body) = JsonBody::from_request(request, state).await?;
+        Ok(AdminBody(T::from_json(&body)?))
     }
 }
 

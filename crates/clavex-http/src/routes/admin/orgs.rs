@@ -5,14 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use clavex_core::Error;
-use clavex_core::admin::AdminPrincipal;
-use serde_json::{Value, json};
+use clavex_core::admin::{AdminPrincipal, CreateOrganization, UpdateOrganization};
+use serde_json::json;
 
-use super::{JsonBody, no_content, respond};
+use super::{AdminBody, no_content, respond};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Admin, OrgAdmin, ServerAdmin};
+use crate::extract::{Admin, Connection, OrgAdmin, ServerAdmin};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -23,8 +22,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn list_orgs(State(state): State<AppState>, Admin(principal): Admin) -> ApiResult<Response> {
-    let views = match principal {
+async fn list_orgs(State(state): State<AppState>, admin: Admin) -> ApiResult<Response> {
+    let views = match admin.principal {
         AdminPrincipal::Server => state.engine.list_organizations().await?,
         AdminPrincipal::Org(own) => vec![state.engine.get_organization(&own).await?],
     };
@@ -33,21 +32,13 @@ async fn list_orgs(State(state): State<AppState>, Admin(principal): Admin) -> Ap
 
 async fn create_org(
     State(state): State<AppState>,
-    _: ServerAdmin,
-    JsonBody(body): JsonBody,
+    admin: ServerAdmin,
+    Connection(connection): Connection,
+    AdminBody(request): AdminBody<CreateOrganization>,
 ) -> ApiResult<Response> {
-    let id = body
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::BadRequest("id is required".into()))?;
-    let display_name = match body.get("display_name") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(Error::BadRequest("display_name must be a string".into()).into()),
-    };
     let (view, token) = state
         .engine
-        .create_organization(id, display_name, body.get("settings"))
+        .create_organization(request, &admin.actor, &connection)
         .await?;
     Ok(respond(
         StatusCode::CREATED,
@@ -65,19 +56,27 @@ async fn get_org(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<Re
 async fn patch_org(
     State(state): State<AppState>,
     admin: OrgAdmin,
-    JsonBody(body): JsonBody,
+    Connection(connection): Connection,
+    AdminBody(request): AdminBody<UpdateOrganization>,
 ) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.patch_organization(&admin.org, &body).await?,
+        &state
+            .engine
+            .patch_organization(&admin.org, request, &admin.actor, &connection)
+            .await?,
     ))
 }
 
 async fn delete_org(
     State(state): State<AppState>,
-    _: ServerAdmin,
+    admin: ServerAdmin,
+    Connection(connection): Connection,
     Path(org): Path<String>,
 ) -> ApiResult<Response> {
-    state.engine.delete_organization(&org).await?;
+    state
+        .engine
+        .delete_organization(&org, &admin.actor, &connection)
+        .await?;
     Ok(no_content())
 }

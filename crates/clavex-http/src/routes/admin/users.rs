@@ -6,10 +6,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::{JsonBody, no_content, respond};
+use clavex_core::admin::{CreateUser, UpdateUser};
+
+use super::{AdminBody, no_content, respond};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::OrgAdmin;
+use crate::extract::{Connection, OrgAdmin};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,11 +35,15 @@ async fn list_users(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult
 async fn create_user(
     State(state): State<AppState>,
     admin: OrgAdmin,
-    JsonBody(body): JsonBody,
+    Connection(connection): Connection,
+    AdminBody(request): AdminBody<CreateUser>,
 ) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::CREATED,
-        &state.engine.create_user(&admin.org, &body).await?,
+        &state
+            .engine
+            .create_user(&admin.org, request, &admin.actor, &connection)
+            .await?,
     ))
 }
 
@@ -54,21 +60,29 @@ async fn get_user(
 
 async fn patch_user(
     State(state): State<AppState>,
-    _: OrgAdmin,
+    admin: OrgAdmin,
+    Connection(connection): Connection,
     Path((org, user_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody,
+    AdminBody(request): AdminBody<UpdateUser>,
 ) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.patch_user(&org, &user_id, &body).await?,
+        &state
+            .engine
+            .patch_user(&org, &user_id, request, &admin.actor, &connection)
+            .await?,
     ))
 }
 
 async fn delete_user(
     State(state): State<AppState>,
-    _: OrgAdmin,
+    admin: OrgAdmin,
+    Connection(connection): Connection,
     Path((org, user_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    state.engine.delete_user(&org, &user_id).await?;
+    state
+        .engine
+        .delete_user(&org, &user_id, &admin.actor, &connection)
+        .await?;
     Ok(no_content())
 }
