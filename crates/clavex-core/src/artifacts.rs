@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::ids::ClientId;
 use crate::policy::pkce::CodeChallenge;
 use crate::policy::prompt::Prompt;
 use crate::policy::redirect_uri::RedirectUri;
@@ -42,7 +43,7 @@ pub(crate) trait Payload: Serialize + DeserializeOwned {
 /// A validated pushed authorization request, stored under the hash of its `request_uri`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PushedRequest {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: RedirectUri,
     pub scope: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

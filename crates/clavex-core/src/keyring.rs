@@ -9,6 +9,7 @@ use clavex_store::{KeyStatus, SigningKeyRecord};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use crate::master_key::MasterKey;
 
 /// Parsed keys of one organization, cached by the engine.
@@ -44,7 +45,7 @@ fn aad(org_id: &str, kid: &str, alg: &str) -> String {
 /// Generates a key and seals it; returns the record to store.
 pub fn new_key_record(
     master: &MasterKey,
-    org_id: &str,
+    org_id: &OrgId,
     alg: Algorithm,
     now: i64,
 ) -> Result<SigningKeyRecord> {
@@ -56,9 +57,9 @@ pub fn new_key_record(
         key.to_pkcs8()
             .map_err(|e| Error::internal("key export", e))?,
     );
-    let sealed = master.seal(&pkcs8, &aad(org_id, &kid, alg.as_str()))?;
+    let sealed = master.seal(&pkcs8, &aad(org_id.as_str(), &kid, alg.as_str()))?;
     Ok(SigningKeyRecord {
-        org_id: org_id.to_owned(),
+        org_id: org_id.to_string(),
         kid,
         alg: alg.as_str().to_owned(),
         status: KeyStatus::Active,

@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand};
 use clavex::app::{self, Application};
 use clavex::config::{self, Config};
 use clavex::tools;
+use clavex_core::admin::clients::unknown_client;
+use clavex_core::admin::users::unknown_user;
 use clavex_core::clock::SystemClock;
+use clavex_core::ids::{ClientId, OrgId};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -203,6 +206,20 @@ fn engine_error(e: clavex_core::Error) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
+/// The organization an argument names (an unknown one when it could not be an organization id).
+fn named_org(name: &str) -> Result<OrgId> {
+    OrgId::named(name).map_err(engine_error)
+}
+
+/// The client the arguments name. An id that could not be a client's names none, nor does an
+/// organization that could not exist hold one: either way the answer is the one for an unknown client.
+fn named_client(org: &str, client_id: &str) -> Result<(OrgId, ClientId)> {
+    let unknown = || engine_error(unknown_client(client_id));
+    let org = OrgId::parse(org).map_err(|_| unknown())?;
+    let client_id = ClientId::parse(client_id).map_err(|_| unknown())?;
+    Ok((org, client_id))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -321,14 +338,17 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                 print_json(&json!({ "organization": view, "admin_token": token }))
             }
             OrgsCommand::Delete { id } => {
-                e.delete_organization(&id).await.map_err(engine_error)?;
+                e.delete_organization(&named_org(&id)?)
+                    .await
+                    .map_err(engine_error)?;
                 println!("deleted organization {id}");
                 Ok(())
             }
             OrgsCommand::NewToken { id } => {
-                e.get_organization(&id).await.map_err(engine_error)?;
+                let org = named_org(&id)?;
+                e.get_organization(&org).await.map_err(engine_error)?;
                 let token = clavex_core::admin::new_admin_token();
-                e.add_admin_token(Some(&id), &token, "cli")
+                e.add_admin_token(Some(&org), &token, "cli")
                     .await
                     .map_err(engine_error)?;
                 println!("{token}");
@@ -336,9 +356,11 @@ async fn admin(config: Config, command: Command) -> Result<()> {
             }
         },
         Command::Clients(cmd) => match cmd {
-            ClientsCommand::List { org } => {
-                print_json(&e.list_clients(&org).await.map_err(engine_error)?)
-            }
+            ClientsCommand::List { org } => print_json(
+                &e.list_clients(&named_org(&org)?)
+                    .await
+                    .map_err(engine_error)?,
+            ),
             ClientsCommand::Create { org, json, file } => {
                 let text = match (json, file) {
                     (Some(text), _) => text,
@@ -348,23 +370,29 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                 };
                 let body: Value =
                     serde_json::from_str(&text).context("client metadata is not valid JSON")?;
-                print_json(&e.register_client(&org, &body).await.map_err(engine_error)?)
+                print_json(
+                    &e.register_client(&named_org(&org)?, &body)
+                        .await
+                        .map_err(engine_error)?,
+                )
             }
             ClientsCommand::Get { org, client_id } => {
+                let (org, client_id) = named_client(&org, &client_id)?;
                 print_json(&e.get_client(&org, &client_id).await.map_err(engine_error)?)
             }
             ClientsCommand::Delete { org, client_id } => {
-                e.delete_client(&org, &client_id)
-                    .await
-                    .map_err(engine_error)?;
+                let (org, id) = named_client(&org, &client_id)?;
+                e.delete_client(&org, &id).await.map_err(engine_error)?;
                 println!("deleted client {client_id}");
                 Ok(())
             }
         },
         Command::Users(cmd) => match cmd {
-            UsersCommand::List { org } => {
-                print_json(&e.list_users(&org).await.map_err(engine_error)?)
-            }
+            UsersCommand::List { org } => print_json(
+                &e.list_users(&named_org(&org)?)
+                    .await
+                    .map_err(engine_error)?,
+            ),
             UsersCommand::Create {
                 org,
                 username,
@@ -383,9 +411,15 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                         body[name] = Value::String(value);
                     }
                 }
-                print_json(&e.create_user(&org, &body).await.map_err(engine_error)?)
+                print_json(
+                    &e.create_user(&named_org(&org)?, &body)
+                        .await
+                        .map_err(engine_error)?,
+                )
             }
             UsersCommand::Delete { org, user_id } => {
+                // An organization that could not exist holds no users.
+                let org = OrgId::parse(&org).map_err(|_| engine_error(unknown_user(&user_id)))?;
                 e.delete_user(&org, &user_id).await.map_err(engine_error)?;
                 println!("deleted user {user_id}");
                 Ok(())
@@ -393,10 +427,10 @@ async fn admin(config: Config, command: Command) -> Result<()> {
         },
         Command::Keys(cmd) => match cmd {
             KeysCommand::List { org } => {
-                print_json(&e.list_keys(&org).await.map_err(engine_error)?)
+                print_json(&e.list_keys(&named_org(&org)?).await.map_err(engine_error)?)
             }
             KeysCommand::Rotate { org, alg } => print_json(
-                &e.rotate_keys(&org, alg.as_deref())
+                &e.rotate_keys(&named_org(&org)?, alg.as_deref())
                     .await
                     .map_err(engine_error)?,
             ),

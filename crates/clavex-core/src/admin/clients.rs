@@ -7,8 +7,14 @@ use serde_json::Value;
 use crate::client::ClientMetadata;
 use crate::engine::Engine;
 use crate::error::{Error, OAuthError, Result};
-use crate::ids::ClientId;
+use crate::ids::{ClientId, OrgId};
 use crate::policy::registration;
+
+/// The Admin API's answer for a client that does not exist (also for an id that could not be one,
+/// or a client of an organization that could not exist: neither holds any client).
+pub fn unknown_client(client_id: &str) -> Error {
+    Error::NotFound(format!("client {client_id}"))
+}
 
 impl Engine {
     /// A `jwks_uri` this server would never fetch (plain http outside the allow-list) is refused at
@@ -23,14 +29,11 @@ impl Engine {
         }
     }
 
-    pub async fn register_client(&self, org_id: &str, body: &Value) -> Result<ClientMetadata> {
+    pub async fn register_client(&self, org_id: &OrgId, body: &Value) -> Result<ClientMetadata> {
         let org = self.org(org_id).await?;
         let client_id = match body.get("client_id") {
-            None | Some(Value::Null) => format!("clavex_fapi_{}", clavex_jose::random_token(16)),
-            Some(Value::String(id)) => {
-                ClientId::parse(id).map_err(Error::OAuth)?;
-                id.clone()
-            }
+            None | Some(Value::Null) => ClientId::generate(),
+            Some(Value::String(id)) => ClientId::parse(id).map_err(Error::OAuth)?,
             Some(_) => {
                 return Err(
                     OAuthError::invalid_client_metadata("client_id must be a string").into(),
@@ -43,8 +46,8 @@ impl Engine {
                 .map_err(Error::OAuth)?;
         self.check_jwks_uri_fetchable(&metadata)?;
         let record = ClientRecord {
-            org_id: org_id.to_owned(),
-            client_id: metadata.client_id.clone(),
+            org_id: org_id.to_string(),
+            client_id: metadata.client_id.to_string(),
             metadata_json: serde_json::to_string(&metadata)
                 .map_err(|e| Error::internal("encoding JSON", e))?,
             created_at: now,
@@ -62,20 +65,20 @@ impl Engine {
         Ok(metadata)
     }
 
-    pub async fn get_client(&self, org_id: &str, client_id: &str) -> Result<ClientMetadata> {
+    pub async fn get_client(&self, org_id: &OrgId, client_id: &ClientId) -> Result<ClientMetadata> {
         let record = self
             .store
-            .get_client(org_id, client_id)
+            .get_client(org_id.as_str(), client_id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("client {client_id}")))?;
+            .ok_or_else(|| unknown_client(client_id.as_str()))?;
         serde_json::from_str(&record.metadata_json)
             .map_err(|e| Error::internal("client metadata", e))
     }
 
-    pub async fn list_clients(&self, org_id: &str) -> Result<Vec<ClientMetadata>> {
+    pub async fn list_clients(&self, org_id: &OrgId) -> Result<Vec<ClientMetadata>> {
         self.org(org_id).await?;
         self.store
-            .list_clients(org_id)
+            .list_clients(org_id.as_str())
             .await?
             .iter()
             .map(|r| {
@@ -89,24 +92,24 @@ impl Engine {
     /// the result is validated as a fresh registration.
     pub async fn update_client(
         &self,
-        org_id: &str,
-        client_id: &str,
+        org_id: &OrgId,
+        client_id: &ClientId,
         body: &Value,
         merge: bool,
     ) -> Result<ClientMetadata> {
         let org = self.org(org_id).await?;
         let mut record = self
             .store
-            .get_client(org_id, client_id)
+            .get_client(org_id.as_str(), client_id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("client {client_id}")))?;
+            .ok_or_else(|| unknown_client(client_id.as_str()))?;
         let current: ClientMetadata = serde_json::from_str(&record.metadata_json)
             .map_err(|e| Error::internal("client metadata", e))?;
         let incoming = body.as_object().ok_or_else(|| {
             OAuthError::invalid_client_metadata("client metadata must be a JSON object")
         })?;
         if let Some(id) = incoming.get("client_id")
-            && id.as_str() != Some(client_id)
+            && id.as_str() != Some(client_id.as_str())
         {
             return Err(OAuthError::invalid_client_metadata("client_id cannot be changed").into());
         }
@@ -135,7 +138,7 @@ impl Engine {
         let metadata = registration::validate_registration(
             org.settings.profile,
             &merged,
-            client_id.to_owned(),
+            client_id.clone(),
             current.client_id_issued_at,
         )
         .map_err(Error::OAuth)?;
@@ -150,14 +153,12 @@ impl Engine {
 
     /// Deletes a client and its RFC 7592 registration access token (if it was registered
     /// dynamically), whichever API deletes it.
-    pub async fn delete_client(&self, org_id: &str, client_id: &str) -> Result<()> {
+    pub async fn delete_client(&self, org_id: &OrgId, client_id: &ClientId) -> Result<()> {
         self.store
-            .delete_client(org_id, client_id)
+            .delete_client(org_id.as_str(), client_id.as_str())
             .await
             .map_err(|e| match e {
-                clavex_store::StoreError::NotFound => {
-                    Error::NotFound(format!("client {client_id}"))
-                }
+                clavex_store::StoreError::NotFound => unknown_client(client_id.as_str()),
                 other => other.into(),
             })?;
         self.forget_client(org_id, client_id).await;
@@ -166,7 +167,11 @@ impl Engine {
         // it is next presented (`dcr_authenticate`); the client's deletion stands.
         if let Err(err) = self
             .store
-            .delete_client_artifacts(ArtifactKind::RegistrationAccessToken, org_id, client_id)
+            .delete_client_artifacts(
+                ArtifactKind::RegistrationAccessToken,
+                org_id.as_str(),
+                client_id.as_str(),
+            )
             .await
         {
             tracing::warn!(org = %org_id, client_id = %client_id, error = %err, "could not delete the registration access token of a deleted client");

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::artifacts::{InitialAccessTokenPayload, Payload, hash_secret};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use crate::policy::lifetimes;
 
 /// An initial access token as issued (shown once).
@@ -24,7 +25,7 @@ impl Engine {
     /// (default `false`).
     pub async fn create_initial_access_token(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         body: &Value,
     ) -> Result<InitialAccessToken> {
         self.org(org_id).await?;
@@ -67,7 +68,7 @@ impl Engine {
             .insert_artifact(&ArtifactRecord {
                 kind: ArtifactKind::InitialAccessToken,
                 id_hash: hash_secret(&token),
-                org_id: org_id.to_owned(),
+                org_id: org_id.to_string(),
                 client_id: None,
                 grant_id: None,
                 payload_json: payload,

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use crate::keyring;
 use crate::policy::lifetimes;
 
@@ -25,10 +26,10 @@ pub struct KeyView {
 }
 
 impl Engine {
-    pub async fn list_keys(&self, org_id: &str) -> Result<Vec<KeyView>> {
+    pub async fn list_keys(&self, org_id: &OrgId) -> Result<Vec<KeyView>> {
         self.org(org_id).await?;
         self.store
-            .list_signing_keys(org_id)
+            .list_signing_keys(org_id.as_str())
             .await?
             .iter()
             .map(|k| {
@@ -48,7 +49,7 @@ impl Engine {
 
     /// Rotates the signing key of `alg` (or of every algorithm). The retired key stays published
     /// until every token it signed has expired, plus the cache time of relying parties.
-    pub async fn rotate_keys(&self, org_id: &str, alg: Option<&str>) -> Result<Vec<KeyView>> {
+    pub async fn rotate_keys(&self, org_id: &OrgId, alg: Option<&str>) -> Result<Vec<KeyView>> {
         self.org(org_id).await?;
         let algs: Vec<Algorithm> = match alg {
             Some(name) => vec![crate::policy::fapi_algorithm(name).map_err(Error::BadRequest)?],
@@ -66,7 +67,7 @@ impl Engine {
                 .rotate_signing_key(&record, now, publish_until)
                 .await?;
         }
-        self.keys.invalidate(org_id).await;
+        self.keys.invalidate(org_id.as_str()).await;
         let keys = self.list_keys(org_id).await?;
         Ok(keys
             .into_iter()

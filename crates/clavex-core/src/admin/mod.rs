@@ -5,6 +5,7 @@ use clavex_store::AdminTokenRecord;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 
 pub mod clients;
 pub mod initial_access_tokens;
@@ -22,14 +23,16 @@ pub enum AdminPrincipal {
     /// The server-level admin: may create organizations and manage all of them.
     Server,
     /// An organization's admin: may manage only that organization.
-    Org(String),
+    Org(OrgId),
 }
 
 impl AdminPrincipal {
-    pub fn ensure_org(&self, org_id: &str) -> Result<()> {
+    /// May this principal manage `org_id`? `None` stands for a name that could not be an
+    /// organization id: only the server admin gets past, to be told that it does not exist.
+    pub fn ensure_org(&self, org_id: Option<&OrgId>) -> Result<()> {
         match self {
             AdminPrincipal::Server => Ok(()),
-            AdminPrincipal::Org(own) if own == org_id => Ok(()),
+            AdminPrincipal::Org(own) if Some(own) == org_id => Ok(()),
             AdminPrincipal::Org(_) => Err(Error::Forbidden(
                 "this admin token belongs to another organization".into(),
             )),
@@ -64,7 +67,11 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::Unauthorized("unknown admin token".into()))?;
         Ok(match record.org_id {
-            Some(org) => AdminPrincipal::Org(org),
+            // Tokens are stored only for organizations that were created, hence parsed.
+            Some(org) => AdminPrincipal::Org(
+                OrgId::parse(&org)
+                    .map_err(|e| Error::internal("the organization of an admin token", e))?,
+            ),
             None => AdminPrincipal::Server,
         })
     }
@@ -72,13 +79,13 @@ impl Engine {
     /// Stores an admin token (hashed). `org_id = None` makes a server-level token.
     pub async fn add_admin_token(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         token: &str,
         label: &str,
     ) -> Result<()> {
         let record = AdminTokenRecord {
             token_hash: hash_token(token),
-            org_id: org_id.map(str::to_owned),
+            org_id: org_id.map(OrgId::to_string),
             label: label.to_owned(),
             created_at: self.now(),
         };

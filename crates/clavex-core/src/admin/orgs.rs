@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::admin::new_admin_token;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::ids::OrgId;
+use crate::ids::{ClientId, OrgId, unknown_organization};
 use crate::keyring;
 use crate::policy::{self, lifetimes};
 use crate::settings::OrgSettings;
@@ -49,10 +49,12 @@ impl Engine {
     pub fn org_view(&self, record: &OrganizationRecord) -> Result<OrganizationView> {
         let settings: OrgSettings = serde_json::from_str(&record.settings_json)
             .map_err(|e| Error::internal("org settings", e))?;
+        let id = OrgId::parse(&record.id)
+            .map_err(|e| Error::internal(format!("stored organization id {}", record.id), e))?;
         Ok(OrganizationView {
             id: record.id.clone(),
             display_name: record.display_name.clone(),
-            issuer: self.issuer_for(&record.id),
+            issuer: self.issuer_for(&id),
             settings,
             created_at: record.created_at,
             updated_at: record.updated_at,
@@ -67,7 +69,7 @@ impl Engine {
         display_name: Option<&str>,
         settings_patch: Option<&Value>,
     ) -> Result<(OrganizationView, String)> {
-        OrgId::parse(id)?;
+        let org_id = OrgId::parse(id)?;
         if let Some(name) = display_name {
             check_display_name(name)?;
         }
@@ -100,11 +102,11 @@ impl Engine {
                 other => other.into(),
             })?;
         for alg in [Algorithm::Es256, Algorithm::Ps256, Algorithm::EdDsa] {
-            let key = keyring::new_key_record(&self.master, id, alg, now)?;
+            let key = keyring::new_key_record(&self.master, &org_id, alg, now)?;
             self.store.insert_signing_key(&key).await?;
         }
         let token = new_admin_token();
-        self.add_admin_token(Some(id), &token, "organization admin")
+        self.add_admin_token(Some(&org_id), &token, "organization admin")
             .await?;
         Ok((self.org_view(&record)?, token))
     }
@@ -113,7 +115,7 @@ impl Engine {
     /// explicitly configured token is (re)registered on every start so scripts can rely on it.
     pub async fn bootstrap(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         org_token: Option<&str>,
         server_token: Option<&str>,
     ) -> Result<BootstrapOutcome> {
@@ -122,15 +124,23 @@ impl Engine {
             generated_org_token: None,
             generated_server_token: None,
         };
-        if self.store.get_organization(org_id).await?.is_none() {
-            let display = if org_id == "acme" {
+        if self
+            .store
+            .get_organization(org_id.as_str())
+            .await?
+            .is_none()
+        {
+            let display = if org_id.as_str() == "acme" {
                 "ACME Bank (demo)"
             } else {
-                org_id
+                org_id.as_str()
             };
             // Nodes starting together on an empty database race here; the loser finds the
             // organization created by the winner, which is what it wanted.
-            match self.create_organization(org_id, Some(display), None).await {
+            match self
+                .create_organization(org_id.as_str(), Some(display), None)
+                .await
+            {
                 Ok((_, generated)) => {
                     outcome.created = true;
                     outcome.generated_org_token = Some(generated);
@@ -143,7 +153,9 @@ impl Engine {
             if org_token.is_some() {
                 // The configured token replaces the generated one.
                 outcome.generated_org_token = None;
-                self.store.delete_admin_tokens(Some(org_id)).await?;
+                self.store
+                    .delete_admin_tokens(Some(org_id.as_str()))
+                    .await?;
             }
             if server_token.is_none() {
                 let token = new_admin_token();
@@ -166,12 +178,12 @@ impl Engine {
         Ok(outcome)
     }
 
-    pub async fn get_organization(&self, id: &str) -> Result<OrganizationView> {
+    pub async fn get_organization(&self, id: &OrgId) -> Result<OrganizationView> {
         let record = self
             .store
-            .get_organization(id)
+            .get_organization(id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("organization {id}")))?;
+            .ok_or_else(|| unknown_organization(id.as_str()))?;
         self.org_view(&record)
     }
 
@@ -185,15 +197,15 @@ impl Engine {
     }
 
     /// `PATCH /api/v1/organizations/{org}`: `display_name` and any settings member.
-    pub async fn patch_organization(&self, id: &str, patch: &Value) -> Result<OrganizationView> {
+    pub async fn patch_organization(&self, id: &OrgId, patch: &Value) -> Result<OrganizationView> {
         let patch = patch
             .as_object()
             .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
         let mut record = self
             .store
-            .get_organization(id)
+            .get_organization(id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("organization {id}")))?;
+            .ok_or_else(|| unknown_organization(id.as_str()))?;
         let current: OrgSettings = serde_json::from_str(&record.settings_json)
             .map_err(|e| Error::internal("org settings", e))?;
         let mut settings_patch = Map::new();
@@ -227,20 +239,24 @@ impl Engine {
         self.org_view(&record)
     }
 
-    pub async fn delete_organization(&self, id: &str) -> Result<()> {
+    pub async fn delete_organization(&self, id: &OrgId) -> Result<()> {
         // The node's cached clients of this organization go with it: otherwise an organization
         // re-created under the same id would authenticate the old one's clients until the cache
         // expires.
-        let clients = self.store.list_clients(id).await?;
+        let clients = self.store.list_clients(id.as_str()).await?;
         self.store
-            .delete_organization(id)
+            .delete_organization(id.as_str())
             .await
             .map_err(|e| match e {
-                clavex_store::StoreError::NotFound => Error::NotFound(format!("organization {id}")),
+                clavex_store::StoreError::NotFound => unknown_organization(id.as_str()),
                 other => other.into(),
             })?;
-        for client in &clients {
-            self.forget_client(id, &client.client_id).await;
+        // Only ids that parse were ever looked up, hence cached.
+        for client_id in clients
+            .iter()
+            .filter_map(|c| ClientId::parse(&c.client_id).ok())
+        {
+            self.forget_client(id, &client_id).await;
         }
         self.forget_org(id).await;
         Ok(())

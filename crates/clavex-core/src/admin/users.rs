@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 
 #[derive(Debug, Serialize)]
 pub struct UserView {
@@ -17,6 +18,12 @@ pub struct UserView {
     pub claims: Value,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The Admin API's answer for a user that does not exist (also for a user of an organization that
+/// could not exist: it holds none).
+pub fn unknown_user(user_id: &str) -> Error {
+    Error::NotFound(format!("user {user_id}"))
 }
 
 fn user_view(record: &UserRecord) -> UserView {
@@ -47,7 +54,7 @@ const USER_CLAIMS: [&str; 12] = [
 ];
 
 impl Engine {
-    pub async fn create_user(&self, org_id: &str, body: &Value) -> Result<UserView> {
+    pub async fn create_user(&self, org_id: &OrgId, body: &Value) -> Result<UserView> {
         self.org(org_id).await?;
         let body = body
             .as_object()
@@ -66,7 +73,7 @@ impl Engine {
         let claims = user_claims(body, &Map::new())?;
         let now = self.now();
         let record = UserRecord {
-            org_id: org_id.to_owned(),
+            org_id: org_id.to_string(),
             user_id: uuid::Uuid::now_v7().to_string(),
             username: username.to_owned(),
             email,
@@ -84,35 +91,40 @@ impl Engine {
         Ok(user_view(&record))
     }
 
-    pub async fn get_user(&self, org_id: &str, user_id: &str) -> Result<UserView> {
+    pub async fn get_user(&self, org_id: &OrgId, user_id: &str) -> Result<UserView> {
         let record = self
             .store
-            .get_user(org_id, user_id)
+            .get_user(org_id.as_str(), user_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+            .ok_or_else(|| unknown_user(user_id))?;
         Ok(user_view(&record))
     }
 
-    pub async fn list_users(&self, org_id: &str) -> Result<Vec<UserView>> {
+    pub async fn list_users(&self, org_id: &OrgId) -> Result<Vec<UserView>> {
         self.org(org_id).await?;
         Ok(self
             .store
-            .list_users(org_id)
+            .list_users(org_id.as_str())
             .await?
             .iter()
             .map(user_view)
             .collect())
     }
 
-    pub async fn patch_user(&self, org_id: &str, user_id: &str, body: &Value) -> Result<UserView> {
+    pub async fn patch_user(
+        &self,
+        org_id: &OrgId,
+        user_id: &str,
+        body: &Value,
+    ) -> Result<UserView> {
         let body = body
             .as_object()
             .ok_or_else(|| Error::BadRequest("body must be a JSON object".into()))?;
         let mut record = self
             .store
-            .get_user(org_id, user_id)
+            .get_user(org_id.as_str(), user_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+            .ok_or_else(|| unknown_user(user_id))?;
         if let Some(username) = body.get("username") {
             let username = username
                 .as_str()
@@ -138,7 +150,7 @@ impl Engine {
             clavex_store::StoreError::Conflict(_) => {
                 Error::Conflict("username or email is already taken".into())
             }
-            clavex_store::StoreError::NotFound => Error::NotFound(format!("user {user_id}")),
+            clavex_store::StoreError::NotFound => unknown_user(user_id),
             other => other.into(),
         })?;
         Ok(user_view(&record))
@@ -146,17 +158,17 @@ impl Engine {
 
     /// Deletes a user and revokes everything issued for them: their grants (so their access tokens
     /// fail every grant-status check), refresh tokens, codes and consents.
-    pub async fn delete_user(&self, org_id: &str, user_id: &str) -> Result<()> {
+    pub async fn delete_user(&self, org_id: &OrgId, user_id: &str) -> Result<()> {
         self.store
-            .delete_user(org_id, user_id)
+            .delete_user(org_id.as_str(), user_id)
             .await
             .map_err(|e| match e {
-                clavex_store::StoreError::NotFound => Error::NotFound(format!("user {user_id}")),
+                clavex_store::StoreError::NotFound => unknown_user(user_id),
                 other => other.into(),
             })?;
         let revoked = self
             .store
-            .revoke_user_grants(org_id, user_id, self.now())
+            .revoke_user_grants(org_id.as_str(), user_id, self.now())
             .await?;
         if revoked > 0 {
             tracing::info!(org = %org_id, grants = revoked, "deleted user's grants revoked");
@@ -168,11 +180,14 @@ impl Engine {
     /// for an unknown user and a wrong password.
     pub async fn verify_user_password(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         login: &str,
         password: &str,
     ) -> Result<Option<UserView>> {
-        let record = self.store.find_user_by_login(org_id, login).await?;
+        let record = self
+            .store
+            .find_user_by_login(org_id.as_str(), login)
+            .await?;
         let phc = match &record {
             Some(r) => r.password_hash.clone(),
             None => DUMMY_PHC.to_owned(),

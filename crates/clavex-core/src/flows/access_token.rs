@@ -5,13 +5,14 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, Result};
+use crate::ids::ClientId;
 use crate::policy;
 
 /// What an access token says, besides the issuer and the times.
 pub(crate) struct AccessTokenClaims<'a> {
     /// The user, or the client itself for `client_credentials`.
     pub subject: &'a str,
-    pub client_id: &'a str,
+    pub client_id: &'a ClientId,
     pub audience: &'a str,
     pub scope: Option<&'a str>,
     /// The JWK thumbprint of the DPoP key the token is bound to.
@@ -30,7 +31,7 @@ impl Engine {
         token: &AccessTokenClaims<'_>,
         now: i64,
     ) -> Result<String> {
-        let keys = self.org_keys(&org.record.id).await?;
+        let keys = self.org_keys(&org.id).await?;
         let signer = keys.signer(policy::algorithms::DEFAULT_SIGNING_ALGORITHM)?;
         let mut claims = Map::new();
         claims.insert("iss".into(), Value::String(org.issuer.clone()));
@@ -38,7 +39,7 @@ impl Engine {
         claims.insert("aud".into(), Value::String(token.audience.to_owned()));
         claims.insert(
             "client_id".into(),
-            Value::String(token.client_id.to_owned()),
+            Value::String(token.client_id.to_string()),
         );
         if let Some(scope) = token.scope {
             claims.insert("scope".into(), Value::String(scope.to_owned()));

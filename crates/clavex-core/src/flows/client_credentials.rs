@@ -46,7 +46,7 @@ impl Engine {
             .issue_access_token(
                 org,
                 &AccessTokenClaims {
-                    subject: &metadata.client_id,
+                    subject: metadata.client_id.as_str(),
                     client_id: &metadata.client_id,
                     audience: &audience,
                     scope: scope.as_deref(),

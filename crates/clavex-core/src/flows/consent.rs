@@ -8,12 +8,13 @@ use crate::client::ResolvedClient;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{ErrorCode, Result};
 use crate::flows::interaction::{BrowserContext, ConsentForm, ErrorPage, Interaction};
+use crate::ids::OrgId;
 
 impl Engine {
     /// `POST /{org}/consent`.
     pub async fn consent(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         form: &ConsentForm<'_>,
         browser: &BrowserContext<'_>,
     ) -> Result<Interaction> {
@@ -53,7 +54,7 @@ impl Engine {
             .upsert_consent(&ConsentRecord {
                 org_id: org.record.id.clone(),
                 user_id: session.user_id.clone(),
-                client_id: client.metadata.client_id.clone(),
+                client_id: client.metadata.client_id.to_string(),
                 scope: pushed.scope.join(" "),
                 created_at: now,
                 updated_at: now,

@@ -20,6 +20,7 @@ use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
+use crate::ids::OrgId;
 use clavex_store::{ArtifactKind, GrantRecord};
 
 /// The `typ` (and, with `application/`, the media type) of a signed introspection response.
@@ -51,7 +52,7 @@ enum Located {
 impl Engine {
     /// `POST /{org}/revoke` (RFC 7009). `Ok(())` is the empty 200 answer, also for a token that is
     /// unknown, expired or already revoked (§2.2).
-    pub async fn revoke(&self, org_id: &str, request: TokenQuery<'_>) -> Result<()> {
+    pub async fn revoke(&self, org_id: &OrgId, request: TokenQuery<'_>) -> Result<()> {
         let org = self.org(org_id).await?;
         let (client, token) = self.authenticate_token_query(&org, &request).await?;
         match self.locate(&org, token).await? {
@@ -79,7 +80,7 @@ impl Engine {
     /// `POST /{org}/introspect` (RFC 7662). Any client of the organization may introspect access
     /// tokens (resource servers are registered as clients); a refresh token is active only for the
     /// client it was issued to, since for anyone else it is a secret they should not hold.
-    pub async fn introspect(&self, org_id: &str, request: TokenQuery<'_>) -> Result<Value> {
+    pub async fn introspect(&self, org_id: &OrgId, request: TokenQuery<'_>) -> Result<Value> {
         let org = self.org(org_id).await?;
         let (_, answer) = self.introspection_answer(&org, &request).await?;
         Ok(answer)
@@ -88,7 +89,11 @@ impl Engine {
     /// `POST /{org}/introspect` with `Accept: application/token-introspection+jwt` (RFC 9701): the
     /// same answer as the `token_introspection` claim of a JWT signed by the organization, with
     /// `iss`, `aud` (the asking client) and `iat`.
-    pub async fn introspect_signed(&self, org_id: &str, request: TokenQuery<'_>) -> Result<String> {
+    pub async fn introspect_signed(
+        &self,
+        org_id: &OrgId,
+        request: TokenQuery<'_>,
+    ) -> Result<String> {
         let org = self.org(org_id).await?;
         let (client, answer) = self.introspection_answer(&org, &request).await?;
         let metadata = &client.client.metadata;
@@ -97,7 +102,7 @@ impl Engine {
                 .map_err(|e| Error::internal("client introspection alg", e))?,
             None => clavex_jose::Algorithm::Es256,
         };
-        let keys = self.org_keys(&org.record.id).await?;
+        let keys = self.org_keys(&org.id).await?;
         let claims = json!({
             "iss": org.issuer,
             "aud": metadata.client_id,

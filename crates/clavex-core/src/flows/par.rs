@@ -11,6 +11,7 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{OAuthError, Result};
 use crate::flows::authorization_request::AuthorizationRequest;
 use crate::form::Params;
+use crate::ids::OrgId;
 use crate::policy::{self, lifetimes};
 
 pub struct ParRequest<'a> {
@@ -30,7 +31,7 @@ impl Engine {
     /// `POST /{org}/par` (RFC 9126 §2).
     pub async fn push_authorization_request(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         request: ParRequest<'_>,
     ) -> Result<ParResponse> {
         let org = self.org(org_id).await?;
@@ -124,7 +125,7 @@ impl Engine {
                 kind: ArtifactKind::PushedRequest,
                 id_hash: hash_secret(&request_uri),
                 org_id: org.record.id.clone(),
-                client_id: Some(client.metadata.client_id.clone()),
+                client_id: Some(client.metadata.client_id.to_string()),
                 grant_id: None,
                 payload_json: pushed.encode()?,
                 created_at: now,

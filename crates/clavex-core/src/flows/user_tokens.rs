@@ -141,7 +141,7 @@ impl Engine {
                     kind: ArtifactKind::RefreshToken,
                     id_hash: hash_secret(&value),
                     org_id: org.record.id.clone(),
-                    client_id: Some(metadata.client_id.clone()),
+                    client_id: Some(metadata.client_id.to_string()),
                     grant_id: Some(grant_id.to_owned()),
                     payload_json: payload.encode()?,
                     created_at: now,

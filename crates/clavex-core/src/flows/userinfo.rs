@@ -20,6 +20,7 @@ use crate::artifacts::GrantPayload;
 use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use crate::keyring::OrgKeys;
 use crate::policy;
 
@@ -104,7 +105,7 @@ impl ReplayCache for StoreReplay {
 /// A grant is live until it is revoked (code reuse, logout) or expires.
 struct StoreGrants {
     store: Arc<dyn Store>,
-    org_id: String,
+    org_id: OrgId,
     now: i64,
 }
 
@@ -113,7 +114,7 @@ impl GrantStatus for StoreGrants {
     async fn is_active(&self, grant_id: &str) -> std::result::Result<bool, ResourceError> {
         let grant = self
             .store
-            .get_grant(&self.org_id, grant_id)
+            .get_grant(self.org_id.as_str(), grant_id)
             .await
             .map_err(|e| ResourceError::server_error(format!("store: {e}")))?;
         Ok(grant.is_some_and(|g| g.revoked_at.is_none() && g.expires_at > self.now))
@@ -175,7 +176,7 @@ impl Engine {
     /// and introspection belong to the issuer, whatever API a token was issued for), proofs
     /// recorded in the store, grants checked in the store.
     async fn own_resource_verifier(&self, org: &OrgContext, now: i64) -> Result<ResourceVerifier> {
-        let keys = self.org_keys(&org.record.id).await?;
+        let keys = self.org_keys(&org.id).await?;
         let config = ResourceConfig {
             issuer: org.issuer.clone(),
             jwks_uri: org.jwks_uri.clone(),
@@ -189,7 +190,7 @@ impl Engine {
             }),
             grant_status: Some(Arc::new(StoreGrants {
                 store: self.store.clone(),
-                org_id: org.record.id.clone(),
+                org_id: org.id.clone(),
                 now,
             })),
             jwks: Default::default(),
@@ -221,7 +222,7 @@ impl Engine {
     }
 
     /// `GET`/`POST /{org}/userinfo`.
-    pub async fn userinfo(&self, org_id: &str, request: &ResourceRequest<'_>) -> Result<Value> {
+    pub async fn userinfo(&self, org_id: &OrgId, request: &ResourceRequest<'_>) -> Result<Value> {
         let org = self.org(org_id).await?;
         let url = format!("{}/userinfo", org.issuer);
         let token = self.verify_resource_request(&org, request, &url).await?;
@@ -236,7 +237,7 @@ impl Engine {
                 "the access token has no subject",
             ))
         })?;
-        let all = self.user_claims(&org.record.id, user_id).await?;
+        let all = self.user_claims(&org.id, user_id).await?;
         let mut out = Map::new();
         out.insert("sub".into(), Value::String(user_id.to_owned()));
         for (scope, names) in SCOPE_CLAIMS {

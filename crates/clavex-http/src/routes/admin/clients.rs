@@ -5,6 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use clavex_core::admin::clients::unknown_client;
+use clavex_core::ids::ClientId;
+use serde_json::Value;
 
 use super::{JsonBody, no_content, respond};
 use crate::AppState;
@@ -29,7 +32,7 @@ pub fn routes() -> Router<AppState> {
 async fn list_clients(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.list_clients(&admin.org).await?,
+        &state.engine.list_clients(admin.org.id()?).await?,
     ))
 }
 
@@ -38,8 +41,8 @@ async fn create_client(
     admin: OrgAdmin,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let org = admin.org;
-    let metadata = state.engine.register_client(&org, &body).await?;
+    let org = admin.org.id()?;
+    let metadata = state.engine.register_client(org, &body).await?;
     let mut response = respond(StatusCode::CREATED, &metadata);
     if let Ok(location) = HeaderValue::from_str(&format!(
         "/api/v1/organizations/{org}/clients/{}",
@@ -50,52 +53,70 @@ async fn create_client(
     Ok(response)
 }
 
+// An id that could not be a client's names none, and an organization that could not exist holds
+// none: either way the answer is the one for an unknown client, as the store's answer always was.
+
 async fn get_client(
     State(state): State<AppState>,
-    _: OrgAdmin,
-    Path((org, client_id)): Path<(String, String)>,
+    admin: OrgAdmin,
+    Path((_, client_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    let org = admin.org.id_or_else(|| unknown_client(&client_id))?;
+    let client_id = ClientId::parse(&client_id).map_err(|_| unknown_client(&client_id))?;
     Ok(respond(
         StatusCode::OK,
-        &state.engine.get_client(&org, &client_id).await?,
+        &state.engine.get_client(org, &client_id).await?,
     ))
 }
 
 async fn put_client(
     State(state): State<AppState>,
-    _: OrgAdmin,
-    Path((org, client_id)): Path<(String, String)>,
+    admin: OrgAdmin,
+    Path((_, client_id)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    Ok(respond(
-        StatusCode::OK,
-        &state
-            .engine
-            .update_client(&org, &client_id, &body, false)
-            .await?,
-    ))
+    update_client(&state, &admin, &client_id, &body, false).await
 }
 
 async fn patch_client(
     State(state): State<AppState>,
-    _: OrgAdmin,
-    Path((org, client_id)): Path<(String, String)>,
+    admin: OrgAdmin,
+    Path((_, client_id)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    update_client(&state, &admin, &client_id, &body, true).await
+}
+
+/// `PUT` and `PATCH`: an update looks the organization up before the client, so an id that could
+/// not be a client's is answered as an unknown client only once the organization is known to exist.
+async fn update_client(
+    state: &AppState,
+    admin: &OrgAdmin,
+    client_id: &str,
+    body: &Value,
+    merge: bool,
+) -> ApiResult<Response> {
+    let org = admin.org.id()?;
+    let Ok(client_id) = ClientId::parse(client_id) else {
+        state.engine.org(org).await?;
+        return Err(unknown_client(client_id).into());
+    };
     Ok(respond(
         StatusCode::OK,
         &state
             .engine
-            .update_client(&org, &client_id, &body, true)
+            .update_client(org, &client_id, body, merge)
             .await?,
     ))
 }
 
 async fn delete_client(
     State(state): State<AppState>,
-    _: OrgAdmin,
-    Path((org, client_id)): Path<(String, String)>,
+    admin: OrgAdmin,
+    Path((_, client_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    state.engine.delete_client(&org, &client_id).await?;
+    let org = admin.org.id_or_else(|| unknown_client(&client_id))?;
+    let client_id = ClientId::parse(&client_id).map_err(|_| unknown_client(&client_id))?;
+    state.engine.delete_client(org, &client_id).await?;
     Ok(no_content())
 }

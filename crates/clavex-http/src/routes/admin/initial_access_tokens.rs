@@ -27,7 +27,7 @@ async fn create_initial_access_token(
         StatusCode::CREATED,
         &state
             .engine
-            .create_initial_access_token(&admin.org, &body)
+            .create_initial_access_token(admin.org.id()?, &body)
             .await?,
     ))
 }

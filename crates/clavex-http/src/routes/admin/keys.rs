@@ -22,7 +22,7 @@ pub fn routes() -> Router<AppState> {
 async fn list_keys(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.list_keys(&admin.org).await?,
+        &state.engine.list_keys(admin.org.id()?).await?,
     ))
 }
 
@@ -38,6 +38,6 @@ async fn rotate_keys(
     };
     Ok(respond(
         StatusCode::OK,
-        &state.engine.rotate_keys(&admin.org, alg).await?,
+        &state.engine.rotate_keys(admin.org.id()?, alg).await?,
     ))
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/organizations[/{org}]`.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{JsonBody, no_content, respond};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Admin, OrgAdmin, ServerAdmin};
+use crate::extract::{Admin, OrgAdmin, OrgPath, ServerAdmin};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -58,7 +58,7 @@ async fn create_org(
 async fn get_org(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.get_organization(&admin.org).await?,
+        &state.engine.get_organization(admin.org.id()?).await?,
     ))
 }
 
@@ -69,15 +69,18 @@ async fn patch_org(
 ) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.patch_organization(&admin.org, &body).await?,
+        &state
+            .engine
+            .patch_organization(admin.org.id()?, &body)
+            .await?,
     ))
 }
 
 async fn delete_org(
     State(state): State<AppState>,
     _: ServerAdmin,
-    Path(org): Path<String>,
+    org: OrgPath,
 ) -> ApiResult<Response> {
-    state.engine.delete_organization(&org).await?;
+    state.engine.delete_organization(org.id()?).await?;
     Ok(no_content())
 }

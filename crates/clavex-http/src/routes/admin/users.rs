@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use clavex_core::admin::users::unknown_user;
 
 use super::{JsonBody, no_content, respond};
 use crate::AppState;
@@ -26,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 async fn list_users(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.list_users(&admin.org).await?,
+        &state.engine.list_users(admin.org.id()?).await?,
     ))
 }
 
@@ -37,38 +38,44 @@ async fn create_user(
 ) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::CREATED,
-        &state.engine.create_user(&admin.org, &body).await?,
+        &state.engine.create_user(admin.org.id()?, &body).await?,
     ))
 }
 
+// An organization that could not exist holds no users: asked about one of them, the answer is the
+// one for an unknown user, as the store's answer always was.
+
 async fn get_user(
     State(state): State<AppState>,
-    _: OrgAdmin,
-    Path((org, user_id)): Path<(String, String)>,
+    admin: OrgAdmin,
+    Path((_, user_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    let org = admin.org.id_or_else(|| unknown_user(&user_id))?;
     Ok(respond(
         StatusCode::OK,
-        &state.engine.get_user(&org, &user_id).await?,
+        &state.engine.get_user(org, &user_id).await?,
     ))
 }
 
 async fn patch_user(
     State(state): State<AppState>,
-    _: OrgAdmin,
-    Path((org, user_id)): Path<(String, String)>,
+    admin: OrgAdmin,
+    Path((_, user_id)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    let org = admin.org.id_or_else(|| unknown_user(&user_id))?;
     Ok(respond(
         StatusCode::OK,
-        &state.engine.patch_user(&org, &user_id, &body).await?,
+        &state.engine.patch_user(org, &user_id, &body).await?,
     ))
 }
 
 async fn delete_user(
     State(state): State<AppState>,
-    _: OrgAdmin,
-    Path((org, user_id)): Path<(String, String)>,
+    admin: OrgAdmin,
+    Path((_, user_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    state.engine.delete_user(&org, &user_id).await?;
+    let org = admin.org.id_or_else(|| unknown_user(&user_id))?;
+    state.engine.delete_user(org, &user_id).await?;
     Ok(no_content())
 }
