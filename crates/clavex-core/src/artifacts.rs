@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::pkce::CodeChallenge;
 use crate::policy::prompt::Prompt;
 use crate::policy::redirect_uri::RedirectUri;
@@ -53,7 +54,7 @@ pub struct PushedRequest {
     pub code_challenge: CodeChallenge,
     /// The DPoP key the code is bound to (from a proof at PAR and/or `dpop_jkt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dpop_jkt: Option<String>,
+    pub dpop_jkt: Option<JwkThumbprint>,
     #[serde(default)]
     pub prompt: Prompt,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,7 +122,7 @@ pub struct CodePayload {
     pub redirect_uri: RedirectUri,
     pub code_challenge: CodeChallenge,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dpop_jkt: Option<String>,
+    pub dpop_jkt: Option<JwkThumbprint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
 }

@@ -7,6 +7,7 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, Result};
 use crate::ids::ClientId;
 use crate::policy;
+use crate::policy::dpop::JwkThumbprint;
 
 /// What an access token says, besides the issuer and the times.
 pub(crate) struct AccessTokenClaims<'a> {
@@ -16,7 +17,7 @@ pub(crate) struct AccessTokenClaims<'a> {
     pub audience: &'a str,
     pub scope: Option<&'a str>,
     /// The JWK thumbprint of the DPoP key the token is bound to.
-    pub jkt: &'a str,
+    pub jkt: &'a JwkThumbprint,
     pub lifetime: u64,
     /// The grant, so that resource checks can see whether it has been revoked.
     pub grant_id: Option<&'a str>,
@@ -50,7 +51,7 @@ impl Engine {
             json!(now.saturating_add(i64::try_from(token.lifetime).unwrap_or(i64::MAX))),
         );
         claims.insert("jti".into(), Value::String(clavex_jose::random_token(16)));
-        claims.insert("cnf".into(), json!({ "jkt": token.jkt }));
+        claims.insert("cnf".into(), json!({ "jkt": token.jkt.as_str() }));
         if let Some(grant_id) = token.grant_id {
             claims.insert("grant_id".into(), Value::String(grant_id.to_owned()));
         }

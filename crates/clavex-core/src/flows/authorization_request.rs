@@ -8,6 +8,7 @@ use crate::client::ResolvedClient;
 use crate::engine::OrgContext;
 use crate::error::{ErrorCode, OAuthError, Result};
 use crate::form::Params;
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::pkce::{self, CodeChallenge};
 use crate::policy::prompt::{self, Prompt};
 use crate::policy::redirect_uri::{self, RedirectUri};
@@ -30,8 +31,8 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub claims: Option<Value>,
     pub acr_values: Option<String>,
-    /// RFC 9449 §10 `dpop_jkt`, syntax checked.
-    pub dpop_jkt: Option<String>,
+    /// RFC 9449 §10 `dpop_jkt`.
+    pub dpop_jkt: Option<JwkThumbprint>,
 }
 
 impl AuthorizationRequest {
@@ -79,10 +80,10 @@ impl AuthorizationRequest {
         let prompt = prompt::parse_prompt(params.single("prompt")?)?;
         let max_age = prompt::parse_max_age(params.single("max_age")?)?;
         let claims = request_params::parse_claims_request(params.single("claims")?)?;
-        let dpop_jkt = params.single("dpop_jkt")?;
-        if let Some(jkt) = dpop_jkt {
-            policy::dpop::check_dpop_jkt(jkt)?;
-        }
+        let dpop_jkt = params
+            .single("dpop_jkt")?
+            .map(JwkThumbprint::parse)
+            .transpose()?;
         Ok(AuthorizationRequest {
             redirect_uri,
             scope,
@@ -95,7 +96,7 @@ impl AuthorizationRequest {
             max_age,
             claims,
             acr_values: params.single("acr_values")?.map(str::to_owned),
-            dpop_jkt: dpop_jkt.map(str::to_owned),
+            dpop_jkt,
         })
     }
 }

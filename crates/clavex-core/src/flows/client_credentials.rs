@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::flows::access_token::AccessTokenClaims;
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::policy;
+use crate::policy::dpop::JwkThumbprint;
 
 impl Engine {
     pub(crate) async fn client_credentials(
@@ -50,7 +51,7 @@ impl Engine {
                     client_id: &metadata.client_id,
                     audience: &audience,
                     scope: scope.as_deref(),
-                    jkt: &proof.jkt,
+                    jkt: &JwkThumbprint::of_proof(&proof),
                     lifetime,
                     grant_id: None,
                     authorization_details: None,

@@ -12,6 +12,7 @@ use crate::error::{OAuthError, Result};
 use crate::flows::authorization_request::AuthorizationRequest;
 use crate::form::Params;
 use crate::ids::OrgId;
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::{self, lifetimes};
 
 pub struct ParRequest<'a> {
@@ -92,13 +93,12 @@ impl Engine {
                 now,
             )?;
             self.check_dpop_nonce(org, &proof)?;
-            policy::dpop::check_par_binding(parsed.dpop_jkt.as_deref(), &proof.jkt)?;
-            Some(proof)
+            let proof_jkt = JwkThumbprint::of_proof(&proof);
+            policy::dpop::check_par_binding(parsed.dpop_jkt.as_ref(), &proof_jkt)?;
+            Some((proof, proof_jkt))
         };
-        let dpop_jkt = proof
-            .as_ref()
-            .map(|p| p.jkt.clone())
-            .or_else(|| parsed.dpop_jkt.clone());
+        let (proof, proof_jkt) = proof.unzip();
+        let dpop_jkt = proof_jkt.or_else(|| parsed.dpop_jkt.clone());
 
         self.record_request_uses(org, proof.as_ref(), &authenticated)
             .await?;

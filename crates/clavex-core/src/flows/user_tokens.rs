@@ -10,6 +10,7 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, OAuthError, Result};
 use crate::flows::access_token::AccessTokenClaims;
 use crate::flows::token::TokenResponse;
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::lifetimes;
 
 pub(crate) fn invalid_grant(msg: impl Into<String>) -> Error {
@@ -122,7 +123,7 @@ impl Engine {
                     client_id: &metadata.client_id,
                     audience: &org.default_audience,
                     scope: scope_text.as_deref(),
-                    jkt: &proof.jkt,
+                    jkt: &JwkThumbprint::of_proof(proof),
                     lifetime,
                     grant_id: Some(grant_id),
                     authorization_details: grant.authorization_details.as_ref(),
