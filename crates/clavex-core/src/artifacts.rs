@@ -15,6 +15,7 @@ use crate::policy::pkce::CodeChallenge;
 use crate::policy::prompt::Prompt;
 use crate::policy::redirect_uri::RedirectUri;
 use crate::policy::response::ResponseMode;
+use crate::policy::scope::ScopeSet;
 
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
@@ -46,7 +47,7 @@ pub(crate) trait Payload: Serialize + DeserializeOwned {
 pub struct PushedRequest {
     pub client_id: ClientId,
     pub redirect_uri: RedirectUri,
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,7 +76,7 @@ pub struct PushedRequest {
 
 impl PushedRequest {
     pub fn has_openid(&self) -> bool {
-        self.scope.iter().any(|s| s == "openid")
+        self.scope.contains("openid")
     }
 
     pub fn response_mode(&self) -> ResponseMode {
@@ -95,7 +96,7 @@ impl Payload for PushedRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GrantPayload {
     pub user_id: String,
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
     pub auth_time: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Value>,
@@ -149,7 +150,7 @@ impl Payload for SessionPayload {
 /// What a refresh token remembers (the grant it belongs to is on the record itself).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshPayload {
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
 }
 
 impl Payload for RefreshPayload {

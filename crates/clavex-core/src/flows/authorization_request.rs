@@ -8,20 +8,21 @@ use crate::client::ResolvedClient;
 use crate::engine::OrgContext;
 use crate::error::{ErrorCode, OAuthError, Result};
 use crate::form::Params;
+use crate::policy;
 use crate::policy::dpop::JwkThumbprint;
 use crate::policy::pkce::{self, CodeChallenge};
 use crate::policy::prompt::{self, Prompt};
 use crate::policy::redirect_uri::{self, RedirectUri};
 use crate::policy::request_params::{self, MAX_NONCE_LEN, MAX_STATE_LEN};
 use crate::policy::response::{self, ResponseMode};
-use crate::policy::{self, scope};
+use crate::policy::scope::{self, ScopeSet};
 
 /// A pushed authorization request that passed every rule of FAPI 2.0 SP §5.3.2.2 that does not need
 /// the DPoP proof.
 #[derive(Debug, Clone)]
 pub struct AuthorizationRequest {
     pub redirect_uri: RedirectUri,
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
     pub code_challenge: CodeChallenge,
     pub response_mode: ResponseMode,
     pub authorization_details: Option<Value>,
@@ -56,7 +57,7 @@ impl AuthorizationRequest {
             params.single("redirect_uri")?,
         )?;
         let scope = scope::check_authorization_scope(
-            params.single("scope")?.unwrap_or(""),
+            &ScopeSet::parse(params.single("scope")?.unwrap_or("")),
             &org.settings,
             metadata.scope.as_deref(),
         )?;

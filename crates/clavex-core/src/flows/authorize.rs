@@ -14,6 +14,7 @@ use crate::error::{ErrorCode, Result};
 use crate::flows::interaction::{BrowserContext, ErrorPage, Interaction};
 use crate::form::Params;
 use crate::ids::{ClientId, OrgId};
+use crate::policy::scope::ScopeSet;
 use crate::policy::{prompt, redirect_uri, response};
 
 impl Engine {
@@ -206,12 +207,7 @@ impl Engine {
                 client.metadata.client_id.as_str(),
             )
             .await?;
-        let covered = consent.is_some_and(|c| {
-            pushed
-                .scope
-                .iter()
-                .all(|s| c.scope.split(' ').any(|g| g == s))
-        });
+        let covered = consent.is_some_and(|c| ScopeSet::parse(&c.scope).covers(&pushed.scope));
         // A remembered consent covers scopes, never a particular payment or account request:
         // authorization_details are approved each time.
         let forced = pushed.prompt.consent() || pushed.authorization_details.is_some();

@@ -7,6 +7,7 @@ use crate::flows::access_token::AccessTokenClaims;
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::policy;
 use crate::policy::dpop::JwkThumbprint;
+use crate::policy::scope::ScopeSet;
 
 impl Engine {
     pub(crate) async fn client_credentials(
@@ -22,9 +23,9 @@ impl Engine {
         let now = self.now();
         // FAPI 2.0 SP §5.3.2.1-4: only sender-constrained tokens; every FAPI client is DPoP-bound.
         let proof = self.token_endpoint_proof(org, request, now)?;
-        let scope_param = params.single("scope")?.unwrap_or("");
+        let requested = ScopeSet::parse(params.single("scope")?.unwrap_or(""));
         let scopes = policy::check_client_credentials_scope(
-            scope_param,
+            &requested,
             &org.settings,
             metadata.scope.as_deref(),
         )?;
@@ -37,11 +38,7 @@ impl Engine {
         self.record_request_uses(org, Some(&proof), &authenticated)
             .await?;
 
-        let scope = if scopes.is_empty() {
-            None
-        } else {
-            Some(scopes.join(" "))
-        };
+        let scope = scopes.to_param();
         let lifetime = org.settings.access_token_lifetime;
         let access_token = self
             .issue_access_token(

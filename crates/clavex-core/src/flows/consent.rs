@@ -55,7 +55,7 @@ impl Engine {
                 org_id: org.record.id.clone(),
                 user_id: session.user_id.clone(),
                 client_id: client.metadata.client_id.to_string(),
-                scope: pushed.scope.join(" "),
+                scope: pushed.scope.to_string(),
                 created_at: now,
                 updated_at: now,
             })

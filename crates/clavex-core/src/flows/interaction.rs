@@ -224,7 +224,7 @@ impl Engine {
                 .scope
                 .iter()
                 .map(|s| ScopeView {
-                    name: s.clone(),
+                    name: s.to_owned(),
                     description: scope_description(s),
                 })
                 .collect(),

@@ -21,6 +21,7 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
 use crate::ids::OrgId;
+use crate::policy::scope::ScopeSet;
 use clavex_store::{ArtifactKind, GrantRecord};
 
 /// The `typ` (and, with `application/`, the media type) of a signed introspection response.
@@ -41,7 +42,7 @@ enum Located {
     Refresh {
         client_id: Option<String>,
         grant: GrantRecord,
-        scope: Vec<String>,
+        scope: ScopeSet,
         created_at: i64,
         expires_at: i64,
     },
@@ -174,7 +175,7 @@ impl Engine {
                 let mut out = json!({
                     "active": true,
                     "client_id": client_id,
-                    "scope": scope.join(" "),
+                    "scope": scope.to_string(),
                     "iat": created_at,
                     "exp": expires_at,
                     "iss": org.issuer,

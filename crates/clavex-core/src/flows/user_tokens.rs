@@ -12,6 +12,7 @@ use crate::flows::access_token::AccessTokenClaims;
 use crate::flows::token::TokenResponse;
 use crate::policy::dpop::JwkThumbprint;
 use crate::policy::lifetimes;
+use crate::policy::scope::ScopeSet;
 
 pub(crate) fn invalid_grant(msg: impl Into<String>) -> Error {
     Error::OAuth(OAuthError::invalid_grant(msg))
@@ -23,7 +24,7 @@ pub(crate) struct UserTokens<'a> {
     pub grant_id: &'a str,
     pub grant: &'a GrantPayload,
     /// The scope of this access token (the grant's, or narrower on refresh).
-    pub scope: &'a [String],
+    pub scope: &'a ScopeSet,
     /// The `nonce` of the authorization request, for the ID token (code grant only).
     pub nonce: Option<&'a str>,
     /// Issue a refresh token too (code grant, when the client may refresh).
@@ -109,12 +110,7 @@ impl Engine {
         let metadata = &authenticated.client.metadata;
         let now = self.now();
         let lifetime = org.settings.access_token_lifetime;
-        let api_scopes: Vec<&str> = scope.iter().map(String::as_str).collect();
-        let scope_text = if api_scopes.is_empty() {
-            None
-        } else {
-            Some(api_scopes.join(" "))
-        };
+        let scope_text = scope.to_param();
         let access_token = self
             .issue_access_token(
                 org,
@@ -155,7 +151,7 @@ impl Engine {
         } else {
             None
         };
-        let id_token = if scope.iter().any(|s| s == "openid") {
+        let id_token = if scope.contains("openid") {
             Some(
                 self.issue_id_token(org, metadata, grant, nonce, &access_token, now)
                     .await?,

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use crate::keyring::OrgKeys;
 use crate::policy;
+use crate::policy::scope::ScopeSet;
 
 /// A request to a protected resource, as the HTTP layer saw it.
 pub struct ResourceRequest<'a> {
@@ -55,14 +56,13 @@ impl AccessToken {
     pub fn subject(&self) -> Option<&str> {
         self.claims.get("sub").and_then(Value::as_str)
     }
-    pub fn scopes(&self) -> Vec<&str> {
-        self.claims
-            .get("scope")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .collect()
+    pub fn scopes(&self) -> ScopeSet {
+        ScopeSet::parse(
+            self.claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        )
     }
 }
 
@@ -227,7 +227,7 @@ impl Engine {
         let url = format!("{}/userinfo", org.issuer);
         let token = self.verify_resource_request(&org, request, &url).await?;
         let scopes = token.scopes();
-        if !scopes.contains(&"openid") {
+        if !scopes.contains("openid") {
             return Err(Error::Resource(ResourceError::insufficient_scope(
                 "the access token was not issued with the openid scope",
             )));
@@ -241,7 +241,7 @@ impl Engine {
         let mut out = Map::new();
         out.insert("sub".into(), Value::String(user_id.to_owned()));
         for (scope, names) in SCOPE_CLAIMS {
-            if scopes.contains(&scope) {
+            if scopes.contains(scope) {
                 for name in names {
                     if let Some(v) = all.get(*name) {
                         out.insert((*name).to_owned(), v.clone());
