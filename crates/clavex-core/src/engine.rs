@@ -8,7 +8,7 @@ use clavex_jose::JwkSet;
 use clavex_store::{OrganizationRecord, Store};
 use moka::future::Cache;
 
-use crate::client::{ClientMetadata, ResolvedClient};
+use crate::client::ResolvedClient;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, OrgId, unknown_organization};
@@ -16,6 +16,7 @@ use crate::jwks_fetch::JwksFetcher;
 use crate::keyring::{self, OrgKeys};
 use crate::master_key::MasterKey;
 use crate::password::PasswordHasherPool;
+use crate::records;
 use crate::settings::OrgSettings;
 
 pub struct EngineConfig {
@@ -145,8 +146,7 @@ impl Engine {
     }
 
     fn org_context(&self, id: OrgId, record: OrganizationRecord) -> Result<OrgContext> {
-        let settings: OrgSettings = serde_json::from_str(&record.settings_json)
-            .map_err(|e| Error::internal(format!("settings of organization {}", record.id), e))?;
+        let settings = records::org_settings(&record)?;
         let issuer = self.issuer_for(&id);
         let default_audience = settings
             .default_audience
@@ -192,20 +192,7 @@ impl Engine {
         else {
             return Ok(None);
         };
-        let metadata: ClientMetadata = serde_json::from_str(&record.metadata_json)
-            .map_err(|e| Error::internal(format!("metadata of client {client_id}"), e))?;
-        let inline_keys = match &metadata.jwks {
-            Some(jwks) => {
-                Some(Arc::new(JwkSet::from_json(jwks).map_err(|e| {
-                    Error::internal(format!("stored jwks of {client_id}"), e)
-                })?))
-            }
-            None => None,
-        };
-        let resolved = Arc::new(ResolvedClient {
-            metadata,
-            inline_keys,
-        });
+        let resolved = Arc::new(records::resolved_client(&record)?);
         self.clients.insert(key, resolved.clone()).await;
         Ok(Some(resolved))
     }

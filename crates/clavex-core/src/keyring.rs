@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use crate::master_key::MasterKey;
+use crate::records;
 
 /// Parsed keys of one organization, cached by the engine.
 pub struct OrgKeys {
@@ -82,8 +83,7 @@ pub fn load(master: &MasterKey, records: &[SigningKeyRecord], now: i64) -> Resul
             KeyStatus::Retired => record.publish_until.is_some_and(|until| until > now),
         };
         if visible {
-            let jwk: Value = serde_json::from_str(&record.public_jwk_json)
-                .map_err(|e| Error::internal(format!("stored public key {}", record.kid), e))?;
+            let jwk = records::public_jwk(record)?;
             parsed
                 .push(PublicKey::from_jwk(&jwk).map_err(|e| {
                     Error::internal(format!("stored public key {}", record.kid), e)

@@ -9,6 +9,7 @@ use crate::engine::Engine;
 use crate::error::{Error, OAuthError, Result};
 use crate::ids::{ClientId, OrgId};
 use crate::policy::registration;
+use crate::records;
 
 /// The Admin API's answer for a client that does not exist (also for an id that could not be one,
 /// or a client of an organization that could not exist: neither holds any client).
@@ -71,8 +72,7 @@ impl Engine {
             .get_client(org_id.as_str(), client_id.as_str())
             .await?
             .ok_or_else(|| unknown_client(client_id.as_str()))?;
-        serde_json::from_str(&record.metadata_json)
-            .map_err(|e| Error::internal("client metadata", e))
+        records::client_metadata(&record)
     }
 
     pub async fn list_clients(&self, org_id: &OrgId) -> Result<Vec<ClientMetadata>> {
@@ -81,10 +81,7 @@ impl Engine {
             .list_clients(org_id.as_str())
             .await?
             .iter()
-            .map(|r| {
-                serde_json::from_str(&r.metadata_json)
-                    .map_err(|e| Error::internal("client metadata", e))
-            })
+            .map(records::client_metadata)
             .collect()
     }
 
@@ -103,8 +100,7 @@ impl Engine {
             .get_client(org_id.as_str(), client_id.as_str())
             .await?
             .ok_or_else(|| unknown_client(client_id.as_str()))?;
-        let current: ClientMetadata = serde_json::from_str(&record.metadata_json)
-            .map_err(|e| Error::internal("client metadata", e))?;
+        let current = records::client_metadata(&record)?;
         let incoming = body.as_object().ok_or_else(|| {
             OAuthError::invalid_client_metadata("client metadata must be a JSON object")
         })?;

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use crate::keyring;
 use crate::policy::lifetimes;
+use crate::records;
 
 #[derive(Debug, Serialize)]
 pub struct KeyView {
@@ -40,8 +41,7 @@ impl Engine {
                     created_at: k.created_at,
                     retired_at: k.retired_at,
                     publish_until: k.publish_until,
-                    public_jwk: serde_json::from_str(&k.public_jwk_json)
-                        .map_err(|e| Error::internal("encoding JSON", e))?,
+                    public_jwk: records::public_jwk(k)?,
                 })
             })
             .collect()

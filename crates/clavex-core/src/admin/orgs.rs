@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::ids::{ClientId, OrgId, unknown_organization};
 use crate::keyring;
 use crate::policy::{self, lifetimes};
+use crate::records;
 use crate::settings::OrgSettings;
 
 #[derive(Debug, Serialize)]
@@ -47,14 +48,11 @@ fn check_display_name(name: &str) -> Result<()> {
 
 impl Engine {
     pub fn org_view(&self, record: &OrganizationRecord) -> Result<OrganizationView> {
-        let settings: OrgSettings = serde_json::from_str(&record.settings_json)
-            .map_err(|e| Error::internal("org settings", e))?;
-        let id = OrgId::parse(&record.id)
-            .map_err(|e| Error::internal(format!("stored organization id {}", record.id), e))?;
+        let settings = records::org_settings(record)?;
         Ok(OrganizationView {
             id: record.id.clone(),
             display_name: record.display_name.clone(),
-            issuer: self.issuer_for(&id),
+            issuer: self.issuer_for(&records::org_id(record)?),
             settings,
             created_at: record.created_at,
             updated_at: record.updated_at,
@@ -206,8 +204,7 @@ impl Engine {
             .get_organization(id.as_str())
             .await?
             .ok_or_else(|| unknown_organization(id.as_str()))?;
-        let current: OrgSettings = serde_json::from_str(&record.settings_json)
-            .map_err(|e| Error::internal("org settings", e))?;
+        let current = records::org_settings(&record)?;
         let mut settings_patch = Map::new();
         for (key, value) in patch {
             match key.as_str() {

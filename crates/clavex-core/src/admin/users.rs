@@ -3,11 +3,12 @@
 
 use clavex_store::UserRecord;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
+use crate::records;
 
 #[derive(Debug, Serialize)]
 pub struct UserView {
@@ -31,7 +32,7 @@ fn user_view(record: &UserRecord) -> UserView {
         user_id: record.user_id.clone(),
         username: record.username.clone(),
         email: record.email.clone(),
-        claims: serde_json::from_str(&record.claims_json).unwrap_or_else(|_| json!({})),
+        claims: records::stored_user_claims(record),
         created_at: record.created_at,
         updated_at: record.updated_at,
     }
@@ -142,8 +143,7 @@ impl Engine {
             check_password(password)?;
             record.password_hash = self.hasher.hash(password.to_owned()).await?;
         }
-        let existing: Map<String, Value> =
-            serde_json::from_str(&record.claims_json).unwrap_or_default();
+        let existing = records::user_claims(&record);
         record.claims_json = Value::Object(user_claims(body, &existing)?).to_string();
         record.updated_at = self.now();
         self.store.update_user(&record).await.map_err(|e| match e {

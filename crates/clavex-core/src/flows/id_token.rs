@@ -9,6 +9,7 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use crate::policy::{self, lifetimes};
+use crate::records;
 
 /// The base64url left half of the hash of `value` that goes with `alg` (OIDC Core §3.1.3.6).
 fn left_half_hash(alg: Algorithm, value: &str) -> String {
@@ -82,8 +83,7 @@ impl Engine {
         let Some(user) = self.store.get_user(org_id.as_str(), user_id).await? else {
             return Ok(Map::new());
         };
-        let mut claims: Map<String, Value> =
-            serde_json::from_str(&user.claims_json).unwrap_or_default();
+        let mut claims = records::user_claims(&user);
         claims.insert("sub".into(), Value::String(user.user_id.clone()));
         claims
             .entry("preferred_username")

@@ -243,7 +243,7 @@ impl Engine {
         let Some(grant) = self.live_grant(org, grant_id).await? else {
             return Ok(Located::Inactive);
         };
-        let scope = serde_json::from_str::<RefreshPayload>(&record.payload_json)
+        let scope = RefreshPayload::of_artifact(&record)
             .map(|p| p.scope)
             .unwrap_or_default();
         Ok(Located::Refresh {

@@ -27,6 +27,7 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::events::{self, DomainEvent};
 use crate::ids::{ClientId, OrgId};
+use crate::records;
 use crate::settings::DynamicRegistration;
 
 /// Members of a client information response that only the server sets (RFC 7591 §3.2.1,
@@ -267,8 +268,7 @@ impl Engine {
             .get_client(org_id.as_str(), client_id.as_str())
             .await?
         {
-            Some(record) => serde_json::from_str::<ClientMetadata>(&record.metadata_json)
-                .map_err(|e| Error::internal("client metadata", e))?,
+            Some(record) => records::client_metadata(&record)?,
             None => {
                 self.forget_registration_token(&token_hash).await;
                 return Err(invalid_token(REGISTRATION_TOKEN_INVALID));

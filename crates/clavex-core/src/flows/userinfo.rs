@@ -252,7 +252,7 @@ impl Engine {
         // OIDC Core §5.5: claims requested for userinfo by the claims parameter.
         if let Some(grant_id) = token.claims.get("grant_id").and_then(Value::as_str)
             && let Some(grant) = self.store.get_grant(&org.record.id, grant_id).await?
-            && let Ok(payload) = serde_json::from_str::<GrantPayload>(&grant.payload_json)
+            && let Ok(payload) = GrantPayload::of_grant(&grant)
             && let Some(requested) = payload
                 .claims
                 .as_ref()
