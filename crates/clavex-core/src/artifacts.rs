@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::ids::ClientId;
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::pkce::CodeChallenge;
 use crate::policy::prompt::Prompt;
 use crate::policy::redirect_uri::RedirectUri;
 use crate::policy::response::ResponseMode;
+use crate::policy::scope::ScopeSet;
 
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
@@ -42,9 +45,9 @@ pub(crate) trait Payload: Serialize + DeserializeOwned {
 /// A validated pushed authorization request, stored under the hash of its `request_uri`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PushedRequest {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: RedirectUri,
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,7 +55,7 @@ pub struct PushedRequest {
     pub code_challenge: CodeChallenge,
     /// The DPoP key the code is bound to (from a proof at PAR and/or `dpop_jkt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dpop_jkt: Option<String>,
+    pub dpop_jkt: Option<JwkThumbprint>,
     #[serde(default)]
     pub prompt: Prompt,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,7 +76,7 @@ pub struct PushedRequest {
 
 impl PushedRequest {
     pub fn has_openid(&self) -> bool {
-        self.scope.iter().any(|s| s == "openid")
+        self.scope.contains("openid")
     }
 
     pub fn response_mode(&self) -> ResponseMode {
@@ -93,7 +96,7 @@ impl Payload for PushedRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GrantPayload {
     pub user_id: String,
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
     pub auth_time: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Value>,
@@ -120,7 +123,7 @@ pub struct CodePayload {
     pub redirect_uri: RedirectUri,
     pub code_challenge: CodeChallenge,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dpop_jkt: Option<String>,
+    pub dpop_jkt: Option<JwkThumbprint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
 }
@@ -147,7 +150,7 @@ impl Payload for SessionPayload {
 /// What a refresh token remembers (the grant it belongs to is on the record itself).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshPayload {
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
 }
 
 impl Payload for RefreshPayload {

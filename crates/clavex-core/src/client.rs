@@ -7,10 +7,12 @@ use clavex_jose::JwkSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ids::ClientId;
+
 /// What Clavex stores for a client (RFC 7591 / RFC 9449 / RFC 9126 / JARM names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientMetadata {
-    pub client_id: String,
+    pub client_id: ClientId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
     #[serde(default)]

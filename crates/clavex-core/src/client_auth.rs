@@ -9,6 +9,7 @@ use crate::client::ResolvedClient;
 use crate::engine::{Engine, FailedJwksFetch, OrgContext, RemoteKeys};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::form::Params;
+use crate::ids::{ClientId, OrgId};
 use crate::policy::{self, client_assertion, lifetimes};
 
 /// A client whose assertion verified. The assertion's `jti` is recorded only once the whole request is
@@ -165,11 +166,9 @@ impl Engine {
 
         // An identifier that could never have been registered names no client; it is not looked up
         // (a NUL byte, for one, is not even storable in PostgreSQL text).
-        if crate::ids::ClientId::parse(iss).is_err() {
-            return Err(reject("unknown client"));
-        }
+        let client_id = ClientId::parse(iss).map_err(|_| reject("unknown client"))?;
         let client = self
-            .client(&org.record.id, iss)
+            .client(&org.id, &client_id)
             .await?
             .ok_or_else(|| reject("unknown client"))?;
         let metadata = &client.metadata;
@@ -185,7 +184,7 @@ impl Engine {
         }
 
         if !self
-            .verify_with_client_key(&org.record.id, &client, &jws, alg)
+            .verify_with_client_key(&org.id, &client, &jws, alg)
             .await?
         {
             return Err(reject("client_assertion signature verification failed"));
@@ -273,7 +272,7 @@ impl Engine {
     /// an unknown `kid` — and the signature checked once more.
     pub(crate) async fn verify_with_client_key(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         client: &ResolvedClient,
         jws: &Jws,
         alg: Algorithm,
@@ -299,7 +298,7 @@ impl Engine {
     /// when the `kid` is unknown, or when `refresh` asks for it, at most every few seconds).
     async fn client_key(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         client: &ResolvedClient,
         kid: Option<&str>,
         alg: Algorithm,
@@ -317,7 +316,7 @@ impl Engine {
         let Some(uri) = &client.metadata.jwks_uri else {
             return Err(reject("the client has no registered keys"));
         };
-        let cache_key = (org_id.to_owned(), client.metadata.client_id.clone());
+        let cache_key = (org_id.to_string(), client.metadata.client_id.to_string());
         let now = self.now();
         let cached = self.remote_keys.get(&cache_key).await;
         if !refresh

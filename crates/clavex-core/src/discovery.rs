@@ -5,10 +5,11 @@ use serde_json::{Value, json};
 
 use crate::engine::{Engine, OrgContext};
 use crate::error::Result;
+use crate::ids::OrgId;
 use crate::policy;
 
 impl Engine {
-    pub async fn discovery(&self, org_id: &str) -> Result<Value> {
+    pub async fn discovery(&self, org_id: &OrgId) -> Result<Value> {
         let org = self.org(org_id).await?;
         Ok(metadata(&org))
     }

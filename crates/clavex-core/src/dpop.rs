@@ -24,7 +24,7 @@ impl Engine {
     pub fn dpop_nonce(&self, org: &OrgContext) -> Option<String> {
         org.settings
             .dpop_nonce_required
-            .then(|| self.nonces.issue(&org.record.id, self.now()))
+            .then(|| self.nonces.issue(&org.id, self.now()))
     }
 
     /// RFC 9449 §8: when the organization requires nonces, a proof must carry a current one. Only
@@ -39,14 +39,14 @@ impl Engine {
             None => {
                 "this server requires a DPoP nonce: retry with the nonce in the DPoP-Nonce header"
             }
-            Some(nonce) if self.nonces.accepts(&org.record.id, nonce, now) => return Ok(()),
+            Some(nonce) if self.nonces.accepts(&org.id, nonce, now) => return Ok(()),
             Some(_) => {
                 "the DPoP nonce is stale or unknown: retry with the nonce in the DPoP-Nonce header"
             }
         };
         Err(Error::UseDpopNonce {
             description: description.to_owned(),
-            nonce: self.nonces.issue(&org.record.id, now),
+            nonce: self.nonces.issue(&org.id, now),
         })
     }
 }

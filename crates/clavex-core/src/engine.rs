@@ -8,13 +8,15 @@ use clavex_jose::JwkSet;
 use clavex_store::{OrganizationRecord, Store};
 use moka::future::Cache;
 
-use crate::client::{ClientMetadata, ResolvedClient};
+use crate::client::ResolvedClient;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::ids::{ClientId, OrgId, unknown_organization};
 use crate::jwks_fetch::JwksFetcher;
 use crate::keyring::{self, OrgKeys};
 use crate::master_key::MasterKey;
 use crate::password::PasswordHasherPool;
+use crate::records;
 use crate::settings::OrgSettings;
 
 pub struct EngineConfig {
@@ -29,6 +31,7 @@ pub struct EngineConfig {
 
 /// An organization as the protocol sees it: settings parsed and URLs derived once.
 pub struct OrgContext {
+    pub id: OrgId,
     pub record: OrganizationRecord,
     pub settings: OrgSettings,
     pub issuer: String,
@@ -123,34 +126,28 @@ impl Engine {
         &self.public_url
     }
 
-    pub fn issuer_for(&self, org_id: &str) -> String {
+    pub fn issuer_for(&self, org_id: &OrgId) -> String {
         format!("{}/{}", self.public_url, org_id)
     }
 
     /// The organization, from cache or store. `NotFound` when it does not exist.
-    pub async fn org(&self, org_id: &str) -> Result<Arc<OrgContext>> {
-        // A path segment that could never be an organization id is not looked up (a NUL byte, for
-        // one, is not even storable in PostgreSQL text).
-        if crate::ids::OrgId::parse(org_id).is_err() {
-            return Err(Error::NotFound(format!("organization {org_id}")));
-        }
-        if let Some(hit) = self.orgs.get(org_id).await {
+    pub async fn org(&self, org_id: &OrgId) -> Result<Arc<OrgContext>> {
+        if let Some(hit) = self.orgs.get(org_id.as_str()).await {
             return Ok(hit);
         }
         let record = self
             .store
-            .get_organization(org_id)
+            .get_organization(org_id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("organization {org_id}")))?;
-        let ctx = Arc::new(self.org_context(record)?);
-        self.orgs.insert(org_id.to_owned(), ctx.clone()).await;
+            .ok_or_else(|| unknown_organization(org_id.as_str()))?;
+        let ctx = Arc::new(self.org_context(org_id.clone(), record)?);
+        self.orgs.insert(org_id.to_string(), ctx.clone()).await;
         Ok(ctx)
     }
 
-    pub(crate) fn org_context(&self, record: OrganizationRecord) -> Result<OrgContext> {
-        let settings: OrgSettings = serde_json::from_str(&record.settings_json)
-            .map_err(|e| Error::internal(format!("settings of organization {}", record.id), e))?;
-        let issuer = self.issuer_for(&record.id);
+    fn org_context(&self, id: OrgId, record: OrganizationRecord) -> Result<OrgContext> {
+        let settings = records::org_settings(&record)?;
+        let issuer = self.issuer_for(&id);
         let default_audience = settings
             .default_audience
             .clone()
@@ -162,60 +159,52 @@ impl Engine {
             default_audience,
             issuer,
             settings,
+            id,
             record,
         })
     }
 
     /// The organization's parsed signing keys and published JWKS.
-    pub async fn org_keys(&self, org_id: &str) -> Result<Arc<OrgKeys>> {
-        if let Some(hit) = self.keys.get(org_id).await {
+    pub async fn org_keys(&self, org_id: &OrgId) -> Result<Arc<OrgKeys>> {
+        if let Some(hit) = self.keys.get(org_id.as_str()).await {
             return Ok(hit);
         }
-        let records = self.store.list_signing_keys(org_id).await?;
+        let records = self.store.list_signing_keys(org_id.as_str()).await?;
         let loaded = Arc::new(keyring::load(&self.master, &records, self.now())?);
-        self.keys.insert(org_id.to_owned(), loaded.clone()).await;
+        self.keys.insert(org_id.to_string(), loaded.clone()).await;
         Ok(loaded)
     }
 
     /// The client with its parsed inline keys, from cache or store.
     pub async fn client(
         &self,
-        org_id: &str,
-        client_id: &str,
+        org_id: &OrgId,
+        client_id: &ClientId,
     ) -> Result<Option<Arc<ResolvedClient>>> {
-        let key = (org_id.to_owned(), client_id.to_owned());
+        let key = (org_id.to_string(), client_id.to_string());
         if let Some(hit) = self.clients.get(&key).await {
             return Ok(Some(hit));
         }
-        let Some(record) = self.store.get_client(org_id, client_id).await? else {
+        let Some(record) = self
+            .store
+            .get_client(org_id.as_str(), client_id.as_str())
+            .await?
+        else {
             return Ok(None);
         };
-        let metadata: ClientMetadata = serde_json::from_str(&record.metadata_json)
-            .map_err(|e| Error::internal(format!("metadata of client {client_id}"), e))?;
-        let inline_keys = match &metadata.jwks {
-            Some(jwks) => {
-                Some(Arc::new(JwkSet::from_json(jwks).map_err(|e| {
-                    Error::internal(format!("stored jwks of {client_id}"), e)
-                })?))
-            }
-            None => None,
-        };
-        let resolved = Arc::new(ResolvedClient {
-            metadata,
-            inline_keys,
-        });
+        let resolved = Arc::new(records::resolved_client(&record)?);
         self.clients.insert(key, resolved.clone()).await;
         Ok(Some(resolved))
     }
 
-    pub(crate) async fn forget_client(&self, org_id: &str, client_id: &str) {
-        let key = (org_id.to_owned(), client_id.to_owned());
+    pub(crate) async fn forget_client(&self, org_id: &OrgId, client_id: &ClientId) {
+        let key = (org_id.to_string(), client_id.to_string());
         self.clients.invalidate(&key).await;
         self.remote_keys.invalidate(&key).await;
     }
 
-    pub(crate) async fn forget_org(&self, org_id: &str) {
-        self.orgs.invalidate(org_id).await;
-        self.keys.invalidate(org_id).await;
+    pub(crate) async fn forget_org(&self, org_id: &OrgId) {
+        self.orgs.invalidate(org_id.as_str()).await;
+        self.keys.invalidate(org_id.as_str()).await;
     }
 }

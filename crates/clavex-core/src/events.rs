@@ -239,7 +239,9 @@ pub fn emit(event: &DomainEvent<'_>) {
             grant_type,
             subject,
         } => {
-            tracing::info!(target: "audit", event = "token_issued", org = org_id, client = client_id, grant_type, sub = subject.unwrap_or("-"))
+            // One per token request: at debug, so that the default log level does not write a
+            // line per issued token (the audit trail will count them without a log line).
+            tracing::debug!(target: "audit", event = "token_issued", org = org_id, client = client_id, grant_type, sub = subject.unwrap_or("-"))
         }
     }
 }

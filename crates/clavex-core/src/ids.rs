@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, OAuthError};
 
 /// Words the router uses itself at the top level; no organization may be called so.
@@ -40,9 +42,22 @@ impl OrgId {
         }
     }
 
+    /// The organization a request names (a path segment, a command-line argument). A name that
+    /// could never be an organization id names none: `NotFound`, the answer for an unknown
+    /// organization, without a store lookup (a NUL byte, for one, is not even storable in
+    /// PostgreSQL text).
+    pub fn named(name: &str) -> Result<OrgId, Error> {
+        OrgId::parse(name).map_err(|_| unknown_organization(name))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The answer for an organization that does not exist.
+pub fn unknown_organization(name: &str) -> Error {
+    Error::NotFound(format!("organization {name}"))
 }
 
 impl fmt::Display for OrgId {
@@ -51,8 +66,10 @@ impl fmt::Display for OrgId {
     }
 }
 
-/// A client id: short, URL-safe, unambiguous.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A client id: short, URL-safe, unambiguous. Stored client metadata carries it as a plain JSON
+/// string; decoding it parses it again, so a client loaded from the store has a checked id too.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ClientId(String);
 
 impl ClientId {
@@ -73,12 +90,32 @@ impl ClientId {
         }
     }
 
+    /// A fresh id for a client that did not choose one: `clavex_fapi_` and 128 random bits, in
+    /// the alphabet [`ClientId::parse`] accepts.
+    pub fn generate() -> ClientId {
+        ClientId(format!("clavex_fapi_{}", clavex_jose::random_token(16)))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     pub fn into_string(self) -> String {
         self.0
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = OAuthError;
+
+    fn try_from(id: String) -> Result<ClientId, OAuthError> {
+        ClientId::parse(&id)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(id: ClientId) -> String {
+        id.0
     }
 }
 
@@ -120,5 +157,25 @@ mod tests {
         for bad in ["", "a b", "a/b", "a\0", &"x".repeat(129)] {
             assert!(ClientId::parse(bad).is_err(), "{bad:?}");
         }
+        let generated = ClientId::generate();
+        assert_eq!(ClientId::parse(generated.as_str()).unwrap(), generated);
+    }
+
+    #[test]
+    fn named_organizations() {
+        assert_eq!(OrgId::named("acme").unwrap().as_str(), "acme");
+        let err = OrgId::named("ACME").unwrap_err();
+        assert!(
+            matches!(&err, Error::NotFound(m) if m == "organization ACME"),
+            "{err:?}"
+        );
+    }
+
+    /// Stored metadata keeps its JSON shape: the id is a plain string, parsed again on decoding.
+    #[test]
+    fn client_id_json() {
+        let id: ClientId = serde_json::from_str("\"tpp-1\"").unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"tpp-1\"");
+        assert!(serde_json::from_str::<ClientId>("\"a b\"").is_err());
     }
 }

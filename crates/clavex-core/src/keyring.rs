@@ -9,7 +9,9 @@ use clavex_store::{KeyStatus, SigningKeyRecord};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use crate::master_key::MasterKey;
+use crate::records;
 
 /// Parsed keys of one organization, cached by the engine.
 pub struct OrgKeys {
@@ -44,7 +46,7 @@ fn aad(org_id: &str, kid: &str, alg: &str) -> String {
 /// Generates a key and seals it; returns the record to store.
 pub fn new_key_record(
     master: &MasterKey,
-    org_id: &str,
+    org_id: &OrgId,
     alg: Algorithm,
     now: i64,
 ) -> Result<SigningKeyRecord> {
@@ -56,9 +58,9 @@ pub fn new_key_record(
         key.to_pkcs8()
             .map_err(|e| Error::internal("key export", e))?,
     );
-    let sealed = master.seal(&pkcs8, &aad(org_id, &kid, alg.as_str()))?;
+    let sealed = master.seal(&pkcs8, &aad(org_id.as_str(), &kid, alg.as_str()))?;
     Ok(SigningKeyRecord {
-        org_id: org_id.to_owned(),
+        org_id: org_id.to_string(),
         kid,
         alg: alg.as_str().to_owned(),
         status: KeyStatus::Active,
@@ -81,8 +83,7 @@ pub fn load(master: &MasterKey, records: &[SigningKeyRecord], now: i64) -> Resul
             KeyStatus::Retired => record.publish_until.is_some_and(|until| until > now),
         };
         if visible {
-            let jwk: Value = serde_json::from_str(&record.public_jwk_json)
-                .map_err(|e| Error::internal(format!("stored public key {}", record.kid), e))?;
+            let jwk = records::public_jwk(record)?;
             parsed
                 .push(PublicKey::from_jwk(&jwk).map_err(|e| {
                     Error::internal(format!("stored public key {}", record.kid), e)

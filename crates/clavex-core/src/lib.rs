@@ -25,6 +25,7 @@ pub mod keyring;
 pub mod master_key;
 pub mod password;
 pub mod policy;
+pub mod records;
 pub mod replay;
 pub mod request_object;
 pub mod settings;

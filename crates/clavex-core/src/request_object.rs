@@ -62,7 +62,7 @@ impl Engine {
             )));
         }
         let verified = self
-            .verify_with_client_key(&org.record.id, client, &jws, alg)
+            .verify_with_client_key(&org.id, client, &jws, alg)
             .await
             .map_err(|e| match e {
                 Error::OAuth(err) => {

@@ -6,11 +6,13 @@
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, RawPathParams, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use clavex_core::admin::{AdminActor, AdminPrincipal, AuthenticatedAdmin};
 use clavex_core::form::{MAX_FORM_BYTES, Params};
+use clavex_core::ids::{OrgId, unknown_organization};
 use clavex_core::{ConnectionFacts, Error, OAuthError, Transport};
 
 use crate::AppState;
@@ -48,6 +50,66 @@ impl FromRequestParts<AppState> for Connection {
                 .map(|t| t.client_certificate_chain.clone())
                 .unwrap_or_default(),
         }))
+    }
+}
+
+/// The route's `{org}` segment, parsed once into an [`OrgId`].
+///
+/// A segment that could not be an organization id names none. Extraction does not fail for it:
+/// [`OrgPath::id`] answers `NotFound` when the handler needs the organization, which is after the
+/// request's other extractors and where the operation itself would report an unknown organization,
+/// so a request's errors are reported in the order they always were.
+pub struct OrgPath {
+    segment: String,
+    id: Option<OrgId>,
+}
+
+impl OrgPath {
+    fn from_segment(segment: String) -> OrgPath {
+        OrgPath {
+            id: OrgId::parse(&segment).ok(),
+            segment,
+        }
+    }
+
+    /// The organization, or `NotFound` (as for an unknown organization) when the segment names none.
+    pub fn id(&self) -> Result<&OrgId, Error> {
+        self.id_or_else(|| unknown_organization(&self.segment))
+    }
+
+    /// The organization, or `missing()` when the segment names none: for operations whose answer
+    /// about a thing of an unknown organization is that the thing does not exist.
+    pub fn id_or_else(&self, missing: impl FnOnce() -> Error) -> Result<&OrgId, Error> {
+        self.id.as_ref().ok_or_else(missing)
+    }
+
+    /// The organization, if the segment could name one.
+    pub fn parsed(&self) -> Option<&OrgId> {
+        self.id.as_ref()
+    }
+
+    /// The segment as sent.
+    pub fn segment(&self) -> &str {
+        &self.segment
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OrgPath {
+    /// Axum's own answer for a path it cannot decode (e.g. invalid UTF-8), as `Path` gives it.
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let segment = params
+            .into_iter()
+            .find_map(|(name, value)| (name == "org").then_some(value))
+            .ok_or_else(|| {
+                ApiError::from(Error::invariant("an organization route without {org}"))
+                    .into_response()
+            })?;
+        Ok(OrgPath::from_segment(segment))
     }
 }
 
@@ -154,9 +216,11 @@ impl FromRequestParts<AppState> for ServerAdmin {
 }
 
 /// An admin allowed to manage the organization named by the route's `{org}`: its own admin or the
-/// server admin. Checked before the body is read.
+/// server admin. Checked before the body is read. A segment that names no organization gets only the
+/// server admin past (its own admin manages another one), to be told by the handler that it does
+/// not exist.
 pub struct OrgAdmin {
-    pub org: String,
+    pub org: OrgPath,
     pub actor: AdminActor,
 }
 
@@ -171,9 +235,9 @@ impl FromRequestParts<AppState> for OrgAdmin {
         let org = params
             .iter()
             .find(|(name, _)| *name == "org")
-            .map(|(_, value)| value.to_owned())
+            .map(|(_, value)| OrgPath::from_segment(value.to_owned()))
             .ok_or_else(|| Error::invariant("an organization admin route without {org}"))?;
-        principal.ensure_org(&org)?;
+        principal.ensure_org(org.parsed())?;
         Ok(OrgAdmin { org, actor })
     }
 }

@@ -155,9 +155,12 @@ impl Application {
             None => None,
         };
         let engine = build_engine_with_store(config, clock, store)?;
+        // The same refusal (and wording) as creating the organization through the Admin API.
+        let bootstrap_org = clavex_core::ids::OrgId::parse(&config.bootstrap_org)
+            .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
         let bootstrap = engine
             .bootstrap(
-                &config.bootstrap_org,
+                &bootstrap_org,
                 config.bootstrap_admin_token.as_deref(),
                 config.server_admin_token.as_deref(),
             )
@@ -165,7 +168,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
         // A node whose master key differs from the one the keys were sealed with must not start
         // (it would pass health checks and then fail every token request).
-        engine.org_keys(&config.bootstrap_org).await.map_err(|e| {
+        engine.org_keys(&bootstrap_org).await.map_err(|e| {
             anyhow::anyhow!(
                 "the signing keys of organization {} cannot be opened ({e}); every node needs the same CLAVEX_MASTER_KEY",
                 config.bootstrap_org

@@ -10,10 +10,13 @@ use clavex::app::{self, Application};
 use clavex::config::{self, Config};
 use clavex::tools;
 use clavex_core::ConnectionFacts;
+use clavex_core::admin::clients::unknown_client;
+use clavex_core::admin::users::unknown_user;
 use clavex_core::admin::{
     AdminActor, AdminRequest, CreateClient, CreateOrganization, CreateUser, RotateKeys,
 };
 use clavex_core::clock::SystemClock;
+use clavex_core::ids::{ClientId, OrgId};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -207,6 +210,20 @@ fn engine_error(e: clavex_core::Error) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
+/// The organization an argument names (an unknown one when it could not be an organization id).
+fn named_org(name: &str) -> Result<OrgId> {
+    OrgId::named(name).map_err(engine_error)
+}
+
+/// The client the arguments name. An id that could not be a client's names none, nor does an
+/// organization that could not exist hold one: either way the answer is the one for an unknown client.
+fn named_client(org: &str, client_id: &str) -> Result<(OrgId, ClientId)> {
+    let unknown = || engine_error(unknown_client(client_id));
+    let org = OrgId::parse(org).map_err(|_| unknown())?;
+    let client_id = ClientId::parse(client_id).map_err(|_| unknown())?;
+    Ok((org, client_id))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -330,7 +347,7 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                 print_json(&json!({ "organization": view, "admin_token": token }))
             }
             OrgsCommand::Delete { id } => {
-                e.delete_organization(&id, cli, here)
+                e.delete_organization(&named_org(&id)?, cli, here)
                     .await
                     .map_err(engine_error)?;
                 println!("deleted organization {id}");
@@ -338,7 +355,7 @@ async fn admin(config: Config, command: Command) -> Result<()> {
             }
             OrgsCommand::NewToken { id } => {
                 let token = e
-                    .create_admin_token(Some(&id), "cli", cli, here)
+                    .create_admin_token(Some(&named_org(&id)?), "cli", cli, here)
                     .await
                     .map_err(engine_error)?;
                 println!("{token}");
@@ -346,9 +363,11 @@ async fn admin(config: Config, command: Command) -> Result<()> {
             }
         },
         Command::Clients(cmd) => match cmd {
-            ClientsCommand::List { org } => {
-                print_json(&e.list_clients(&org).await.map_err(engine_error)?)
-            }
+            ClientsCommand::List { org } => print_json(
+                &e.list_clients(&named_org(&org)?)
+                    .await
+                    .map_err(engine_error)?,
+            ),
             ClientsCommand::Create { org, json, file } => {
                 let text = match (json, file) {
                     (Some(text), _) => text,
@@ -360,16 +379,18 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                     serde_json::from_str(&text).context("client metadata is not valid JSON")?;
                 let request = CreateClient::from_json(&body).map_err(engine_error)?;
                 print_json(
-                    &e.register_client(&org, request, cli, here)
+                    &e.register_client(&named_org(&org)?, request, cli, here)
                         .await
                         .map_err(engine_error)?,
                 )
             }
             ClientsCommand::Get { org, client_id } => {
+                let (org, client_id) = named_client(&org, &client_id)?;
                 print_json(&e.get_client(&org, &client_id).await.map_err(engine_error)?)
             }
             ClientsCommand::Delete { org, client_id } => {
-                e.delete_client(&org, &client_id, cli, here)
+                let (org, id) = named_client(&org, &client_id)?;
+                e.delete_client(&org, &id, cli, here)
                     .await
                     .map_err(engine_error)?;
                 println!("deleted client {client_id}");
@@ -377,9 +398,11 @@ async fn admin(config: Config, command: Command) -> Result<()> {
             }
         },
         Command::Users(cmd) => match cmd {
-            UsersCommand::List { org } => {
-                print_json(&e.list_users(&org).await.map_err(engine_error)?)
-            }
+            UsersCommand::List { org } => print_json(
+                &e.list_users(&named_org(&org)?)
+                    .await
+                    .map_err(engine_error)?,
+            ),
             UsersCommand::Create {
                 org,
                 username,
@@ -400,12 +423,14 @@ async fn admin(config: Config, command: Command) -> Result<()> {
                 }
                 let request = CreateUser::from_json(&body).map_err(engine_error)?;
                 print_json(
-                    &e.create_user(&org, request, cli, here)
+                    &e.create_user(&named_org(&org)?, request, cli, here)
                         .await
                         .map_err(engine_error)?,
                 )
             }
             UsersCommand::Delete { org, user_id } => {
+                // An organization that could not exist holds no users.
+                let org = OrgId::parse(&org).map_err(|_| engine_error(unknown_user(&user_id)))?;
                 e.delete_user(&org, &user_id, cli, here)
                     .await
                     .map_err(engine_error)?;
@@ -415,10 +440,10 @@ async fn admin(config: Config, command: Command) -> Result<()> {
         },
         Command::Keys(cmd) => match cmd {
             KeysCommand::List { org } => {
-                print_json(&e.list_keys(&org).await.map_err(engine_error)?)
+                print_json(&e.list_keys(&named_org(&org)?).await.map_err(engine_error)?)
             }
             KeysCommand::Rotate { org, alg } => print_json(
-                &e.rotate_keys(&org, RotateKeys { alg }, cli, here)
+                &e.rotate_keys(&named_org(&org)?, RotateKeys { alg }, cli, here)
                     .await
                     .map_err(engine_error)?,
             ),

@@ -11,8 +11,15 @@ use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, OAuthError, Result};
 use crate::events::AdminChange;
-use crate::ids::ClientId;
+use crate::ids::{ClientId, OrgId};
 use crate::policy::registration;
+use crate::records;
+
+/// The Admin API's answer for a client that does not exist (also for an id that could not be one,
+/// or a client of an organization that could not exist: neither holds any client).
+pub fn unknown_client(client_id: &str) -> Error {
+    Error::NotFound(format!("client {client_id}"))
+}
 
 /// `POST /api/v1/organizations/{org}/clients`: RFC 7591 client metadata and an optional
 /// `client_id` (absent or `null`: the server chooses one). The members are checked under the
@@ -85,7 +92,7 @@ const KEY_MEMBERS: [&str; 2] = ["jwks", "jwks_uri"];
 fn record_client_update(
     actor: &AdminActor,
     connection: &ConnectionFacts,
-    org_id: &str,
+    org_id: &OrgId,
     before: &ClientMetadata,
     after: &ClientMetadata,
 ) -> Result<()> {
@@ -95,13 +102,13 @@ fn record_client_update(
     let client_id = after.client_id.as_str();
     let change = if changed.iter().any(|m| KEY_MEMBERS.contains(&m.as_str())) {
         AdminChange::ClientKeysChanged {
-            org_id,
+            org_id: org_id.as_str(),
             client_id,
             changed: &changed,
         }
     } else {
         AdminChange::ClientUpdated {
-            org_id,
+            org_id: org_id.as_str(),
             client_id,
             changed: &changed,
         }
@@ -125,7 +132,7 @@ impl Engine {
 
     pub async fn register_client(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         request: CreateClient,
         actor: &AdminActor,
         connection: &ConnectionFacts,
@@ -137,8 +144,8 @@ impl Engine {
             actor,
             connection,
             AdminChange::ClientCreated {
-                org_id,
-                client_id: &metadata.client_id,
+                org_id: org_id.as_str(),
+                client_id: metadata.client_id.as_str(),
             },
         );
         Ok(metadata)
@@ -147,14 +154,14 @@ impl Engine {
     /// Registers a client (for the Admin API and dynamic registration, which reports it itself).
     pub(crate) async fn insert_client(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         client_id: Option<ClientId>,
         members: &Map<String, Value>,
     ) -> Result<ClientMetadata> {
         let org = self.org(org_id).await?;
         let client_id = match client_id {
-            Some(id) => id.into_string(),
-            None => format!("clavex_fapi_{}", clavex_jose::random_token(16)),
+            Some(id) => id,
+            None => ClientId::generate(),
         };
         let now = self.now();
         let metadata =
@@ -162,8 +169,8 @@ impl Engine {
                 .map_err(Error::OAuth)?;
         self.check_jwks_uri_fetchable(&metadata)?;
         let record = ClientRecord {
-            org_id: org_id.to_owned(),
-            client_id: metadata.client_id.clone(),
+            org_id: org_id.to_string(),
+            client_id: metadata.client_id.to_string(),
             metadata_json: serde_json::to_string(&metadata)
                 .map_err(|e| Error::internal("encoding JSON", e))?,
             created_at: now,
@@ -181,26 +188,22 @@ impl Engine {
         Ok(metadata)
     }
 
-    pub async fn get_client(&self, org_id: &str, client_id: &str) -> Result<ClientMetadata> {
+    pub async fn get_client(&self, org_id: &OrgId, client_id: &ClientId) -> Result<ClientMetadata> {
         let record = self
             .store
-            .get_client(org_id, client_id)
+            .get_client(org_id.as_str(), client_id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("client {client_id}")))?;
-        serde_json::from_str(&record.metadata_json)
-            .map_err(|e| Error::internal("client metadata", e))
+            .ok_or_else(|| unknown_client(client_id.as_str()))?;
+        records::client_metadata(&record)
     }
 
-    pub async fn list_clients(&self, org_id: &str) -> Result<Vec<ClientMetadata>> {
+    pub async fn list_clients(&self, org_id: &OrgId) -> Result<Vec<ClientMetadata>> {
         self.org(org_id).await?;
         self.store
-            .list_clients(org_id)
+            .list_clients(org_id.as_str())
             .await?
             .iter()
-            .map(|r| {
-                serde_json::from_str(&r.metadata_json)
-                    .map_err(|e| Error::internal("client metadata", e))
-            })
+            .map(records::client_metadata)
             .collect()
     }
 
@@ -208,8 +211,8 @@ impl Engine {
     /// the result is validated as a fresh registration.
     pub async fn update_client(
         &self,
-        org_id: &str,
-        client_id: &str,
+        org_id: &OrgId,
+        client_id: &ClientId,
         request: UpdateClient,
         merge: bool,
         actor: &AdminActor,
@@ -226,23 +229,22 @@ impl Engine {
     /// reports it itself); returns the metadata before and after.
     pub(crate) async fn replace_client_metadata(
         &self,
-        org_id: &str,
-        client_id: &str,
+        org_id: &OrgId,
+        client_id: &ClientId,
         request: &UpdateClient,
         merge: bool,
     ) -> Result<(ClientMetadata, ClientMetadata)> {
         let org = self.org(org_id).await?;
         let mut record = self
             .store
-            .get_client(org_id, client_id)
+            .get_client(org_id.as_str(), client_id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("client {client_id}")))?;
-        let current: ClientMetadata = serde_json::from_str(&record.metadata_json)
-            .map_err(|e| Error::internal("client metadata", e))?;
+            .ok_or_else(|| unknown_client(client_id.as_str()))?;
+        let current = records::client_metadata(&record)?;
         if request
             .client_id
             .as_deref()
-            .is_some_and(|id| id != client_id)
+            .is_some_and(|id| id != client_id.as_str())
         {
             return Err(client_id_changed());
         }
@@ -273,7 +275,7 @@ impl Engine {
         let metadata = registration::validate_registration(
             org.settings.profile,
             &merged,
-            client_id.to_owned(),
+            client_id.clone(),
             current.client_id_issued_at,
         )
         .map_err(Error::OAuth)?;
@@ -288,8 +290,8 @@ impl Engine {
 
     pub async fn delete_client(
         &self,
-        org_id: &str,
-        client_id: &str,
+        org_id: &OrgId,
+        client_id: &ClientId,
         actor: &AdminActor,
         connection: &ConnectionFacts,
     ) -> Result<()> {
@@ -297,21 +299,22 @@ impl Engine {
         record_change(
             actor,
             connection,
-            AdminChange::ClientDeleted { org_id, client_id },
+            AdminChange::ClientDeleted {
+                org_id: org_id.as_str(),
+                client_id: client_id.as_str(),
+            },
         );
         Ok(())
     }
 
     /// Deletes a client and its RFC 7592 registration access token (if it was registered
     /// dynamically), whichever API deletes it (dynamic registration reports it itself).
-    pub(crate) async fn remove_client(&self, org_id: &str, client_id: &str) -> Result<()> {
+    pub(crate) async fn remove_client(&self, org_id: &OrgId, client_id: &ClientId) -> Result<()> {
         self.store
-            .delete_client(org_id, client_id)
+            .delete_client(org_id.as_str(), client_id.as_str())
             .await
             .map_err(|e| match e {
-                clavex_store::StoreError::NotFound => {
-                    Error::NotFound(format!("client {client_id}"))
-                }
+                clavex_store::StoreError::NotFound => unknown_client(client_id.as_str()),
                 other => other.into(),
             })?;
         self.forget_client(org_id, client_id).await;
@@ -320,7 +323,11 @@ impl Engine {
         // it is next presented (`dcr_authenticate`); the client's deletion stands.
         if let Err(err) = self
             .store
-            .delete_client_artifacts(ArtifactKind::RegistrationAccessToken, org_id, client_id)
+            .delete_client_artifacts(
+                ArtifactKind::RegistrationAccessToken,
+                org_id.as_str(),
+                client_id.as_str(),
+            )
             .await
         {
             tracing::warn!(org = %org_id, client_id = %client_id, error = %err, "could not delete the registration access token of a deleted client");

@@ -12,6 +12,7 @@ use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::AdminChange;
+use crate::ids::OrgId;
 use crate::policy::lifetimes;
 
 /// An initial access token as issued (shown once).
@@ -80,7 +81,7 @@ impl Engine {
     /// A new initial access token ([`CreateInitialAccessToken`]), stored hashed.
     pub async fn create_initial_access_token(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         request: CreateInitialAccessToken,
         actor: &AdminActor,
         connection: &ConnectionFacts,
@@ -98,7 +99,7 @@ impl Engine {
             .insert_artifact(&ArtifactRecord {
                 kind: ArtifactKind::InitialAccessToken,
                 id_hash: hash_secret(&token),
-                org_id: org_id.to_owned(),
+                org_id: org_id.to_string(),
                 client_id: None,
                 grant_id: None,
                 payload_json: payload,
@@ -112,7 +113,7 @@ impl Engine {
             actor,
             connection,
             AdminChange::InitialAccessTokenCreated {
-                org_id,
+                org_id: org_id.as_str(),
                 expires_at,
                 multi_use,
             },

@@ -12,8 +12,10 @@ use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::AdminChange;
+use crate::ids::OrgId;
 use crate::keyring;
 use crate::policy::lifetimes;
+use crate::records;
 
 /// `POST /api/v1/organizations/{org}/keys/rotate`: `alg` names the one algorithm to rotate; absent
 /// or `null`, every algorithm. Other members, and a body that is not an object, are ignored.
@@ -47,10 +49,10 @@ pub struct KeyView {
 }
 
 impl Engine {
-    pub async fn list_keys(&self, org_id: &str) -> Result<Vec<KeyView>> {
+    pub async fn list_keys(&self, org_id: &OrgId) -> Result<Vec<KeyView>> {
         self.org(org_id).await?;
         self.store
-            .list_signing_keys(org_id)
+            .list_signing_keys(org_id.as_str())
             .await?
             .iter()
             .map(|k| {
@@ -61,8 +63,7 @@ impl Engine {
                     created_at: k.created_at,
                     retired_at: k.retired_at,
                     publish_until: k.publish_until,
-                    public_jwk: serde_json::from_str(&k.public_jwk_json)
-                        .map_err(|e| Error::internal("encoding JSON", e))?,
+                    public_jwk: records::public_jwk(k)?,
                 })
             })
             .collect()
@@ -72,7 +73,7 @@ impl Engine {
     /// until every token it signed has expired, plus the cache time of relying parties.
     pub async fn rotate_keys(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         request: RotateKeys,
         actor: &AdminActor,
         connection: &ConnectionFacts,
@@ -91,7 +92,7 @@ impl Engine {
         // The active keys of these algorithms are the ones the rotation retires.
         let retired: Vec<String> = self
             .store
-            .list_signing_keys(org_id)
+            .list_signing_keys(org_id.as_str())
             .await?
             .into_iter()
             .filter(|k| {
@@ -107,12 +108,12 @@ impl Engine {
                 .await?;
             activated.push(record.kid);
         }
-        self.keys.invalidate(org_id).await;
+        self.keys.invalidate(org_id.as_str()).await;
         record_change(
             actor,
             connection,
             AdminChange::SigningKeysRotated {
-                org_id,
+                org_id: org_id.as_str(),
                 activated: &activated,
                 retired: &retired,
             },

@@ -14,6 +14,7 @@ use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::{self, AdminChange, DomainEvent};
+use crate::ids::OrgId;
 
 pub mod clients;
 pub mod initial_access_tokens;
@@ -74,14 +75,16 @@ pub enum AdminPrincipal {
     /// The server-level admin: may create organizations and manage all of them.
     Server,
     /// An organization's admin: may manage only that organization.
-    Org(String),
+    Org(OrgId),
 }
 
 impl AdminPrincipal {
-    pub fn ensure_org(&self, org_id: &str) -> Result<()> {
+    /// May this principal manage `org_id`? `None` stands for a name that could not be an
+    /// organization id: only the server admin gets past, to be told that it does not exist.
+    pub fn ensure_org(&self, org_id: Option<&OrgId>) -> Result<()> {
         match self {
             AdminPrincipal::Server => Ok(()),
-            AdminPrincipal::Org(own) if own == org_id => Ok(()),
+            AdminPrincipal::Org(own) if Some(own) == org_id => Ok(()),
             AdminPrincipal::Org(_) => Err(Error::Forbidden(
                 "this admin token belongs to another organization".into(),
             )),
@@ -117,13 +120,18 @@ impl Engine {
             .ok_or_else(|| Error::Unauthorized("unknown admin token".into()))?;
         let token_id = AdminTokenId::of_hash(&record.token_hash);
         Ok(match record.org_id {
-            Some(org) => AuthenticatedAdmin {
-                principal: AdminPrincipal::Org(org.clone()),
-                actor: AdminActor::OrgToken {
-                    org_id: org,
-                    token_id,
-                },
-            },
+            // Tokens are stored only for organizations that were created, hence parsed.
+            Some(org) => {
+                let org = OrgId::parse(&org)
+                    .map_err(|e| Error::internal("the organization of an admin token", e))?;
+                AuthenticatedAdmin {
+                    actor: AdminActor::OrgToken {
+                        org_id: org.to_string(),
+                        token_id,
+                    },
+                    principal: AdminPrincipal::Org(org),
+                }
+            }
             None => AuthenticatedAdmin {
                 principal: AdminPrincipal::Server,
                 actor: AdminActor::ServerToken { token_id },
@@ -135,7 +143,7 @@ impl Engine {
     /// returned once (`clavex orgs new-token`).
     pub async fn create_admin_token(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         label: &str,
         actor: &AdminActor,
         connection: &ConnectionFacts,
@@ -149,7 +157,7 @@ impl Engine {
             actor,
             connection,
             AdminChange::AdminTokenCreated {
-                org_id,
+                org_id: org_id.map(OrgId::as_str),
                 token_id: &AdminTokenId::of_token(&token),
             },
         );
@@ -159,13 +167,13 @@ impl Engine {
     /// Stores an admin token (hashed). `org_id = None` makes a server-level token.
     pub async fn add_admin_token(
         &self,
-        org_id: Option<&str>,
+        org_id: Option<&OrgId>,
         token: &str,
         label: &str,
     ) -> Result<()> {
         let record = AdminTokenRecord {
             token_hash: hash_token(token),
-            org_id: org_id.map(str::to_owned),
+            org_id: org_id.map(OrgId::to_string),
             label: label.to_owned(),
             created_at: self.now(),
         };

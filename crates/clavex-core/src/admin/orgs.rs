@@ -12,9 +12,10 @@ use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::AdminChange;
-use crate::ids::OrgId;
+use crate::ids::{ClientId, OrgId, unknown_organization};
 use crate::keyring;
 use crate::policy::{self, lifetimes};
+use crate::records;
 use crate::settings::OrgSettings;
 
 #[derive(Debug, Serialize)]
@@ -156,12 +157,11 @@ fn changeable_members(display_name: &str, settings: &OrgSettings) -> Result<Valu
 
 impl Engine {
     pub fn org_view(&self, record: &OrganizationRecord) -> Result<OrganizationView> {
-        let settings: OrgSettings = serde_json::from_str(&record.settings_json)
-            .map_err(|e| Error::internal("org settings", e))?;
+        let settings = records::org_settings(record)?;
         Ok(OrganizationView {
             id: record.id.clone(),
             display_name: record.display_name.clone(),
-            issuer: self.issuer_for(&record.id),
+            issuer: self.issuer_for(&records::org_id(record)?),
             settings,
             created_at: record.created_at,
             updated_at: record.updated_at,
@@ -176,7 +176,8 @@ impl Engine {
         actor: &AdminActor,
         connection: &ConnectionFacts,
     ) -> Result<(OrganizationView, String)> {
-        let id = request.id.as_str();
+        let org_id = &request.id;
+        let id = org_id.as_str();
         let mut settings = OrgSettings {
             scopes: policy::scope::DEFAULT_API_SCOPES
                 .iter()
@@ -206,11 +207,11 @@ impl Engine {
                 other => other.into(),
             })?;
         for alg in [Algorithm::Es256, Algorithm::Ps256, Algorithm::EdDsa] {
-            let key = keyring::new_key_record(&self.master, id, alg, now)?;
+            let key = keyring::new_key_record(&self.master, org_id, alg, now)?;
             self.store.insert_signing_key(&key).await?;
         }
         let token = new_admin_token();
-        self.add_admin_token(Some(id), &token, "organization admin")
+        self.add_admin_token(Some(org_id), &token, "organization admin")
             .await?;
         record_change(
             actor,
@@ -227,7 +228,7 @@ impl Engine {
     /// explicitly configured token is (re)registered on every start so scripts can rely on it.
     pub async fn bootstrap(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         org_token: Option<&str>,
         server_token: Option<&str>,
     ) -> Result<BootstrapOutcome> {
@@ -236,15 +237,20 @@ impl Engine {
             generated_org_token: None,
             generated_server_token: None,
         };
-        if self.store.get_organization(org_id).await?.is_none() {
-            let display = if org_id == "acme" {
+        if self
+            .store
+            .get_organization(org_id.as_str())
+            .await?
+            .is_none()
+        {
+            let display = if org_id.as_str() == "acme" {
                 "ACME Bank (demo)"
             } else {
-                org_id
+                org_id.as_str()
             };
             // Nodes starting together on an empty database race here; the loser finds the
             // organization created by the winner, which is what it wanted.
-            let request = CreateOrganization::new(org_id, Some(display))?;
+            let request = CreateOrganization::new(org_id.as_str(), Some(display))?;
             match self
                 .create_organization(
                     request,
@@ -265,7 +271,9 @@ impl Engine {
             if org_token.is_some() {
                 // The configured token replaces the generated one.
                 outcome.generated_org_token = None;
-                self.store.delete_admin_tokens(Some(org_id)).await?;
+                self.store
+                    .delete_admin_tokens(Some(org_id.as_str()))
+                    .await?;
             }
             if server_token.is_none() {
                 let token = new_admin_token();
@@ -288,12 +296,12 @@ impl Engine {
         Ok(outcome)
     }
 
-    pub async fn get_organization(&self, id: &str) -> Result<OrganizationView> {
+    pub async fn get_organization(&self, id: &OrgId) -> Result<OrganizationView> {
         let record = self
             .store
-            .get_organization(id)
+            .get_organization(id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("organization {id}")))?;
+            .ok_or_else(|| unknown_organization(id.as_str()))?;
         self.org_view(&record)
     }
 
@@ -309,18 +317,17 @@ impl Engine {
     /// `PATCH /api/v1/organizations/{org}` ([`UpdateOrganization`]).
     pub async fn patch_organization(
         &self,
-        id: &str,
+        id: &OrgId,
         request: UpdateOrganization,
         actor: &AdminActor,
         connection: &ConnectionFacts,
     ) -> Result<OrganizationView> {
         let mut record = self
             .store
-            .get_organization(id)
+            .get_organization(id.as_str())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("organization {id}")))?;
-        let current: OrgSettings = serde_json::from_str(&record.settings_json)
-            .map_err(|e| Error::internal("org settings", e))?;
+            .ok_or_else(|| unknown_organization(id.as_str()))?;
+        let current = records::org_settings(&record)?;
         let before = changeable_members(&record.display_name, &current)?;
         if let Some(name) = request.display_name {
             record.display_name = name;
@@ -336,7 +343,7 @@ impl Engine {
             actor,
             connection,
             AdminChange::OrganizationUpdated {
-                org_id: id,
+                org_id: id.as_str(),
                 changed: &changed_members(&before, &after),
             },
         );
@@ -345,29 +352,35 @@ impl Engine {
 
     pub async fn delete_organization(
         &self,
-        id: &str,
+        id: &OrgId,
         actor: &AdminActor,
         connection: &ConnectionFacts,
     ) -> Result<()> {
         // The node's cached clients of this organization go with it: otherwise an organization
         // re-created under the same id would authenticate the old one's clients until the cache
         // expires.
-        let clients = self.store.list_clients(id).await?;
+        let clients = self.store.list_clients(id.as_str()).await?;
         self.store
-            .delete_organization(id)
+            .delete_organization(id.as_str())
             .await
             .map_err(|e| match e {
-                clavex_store::StoreError::NotFound => Error::NotFound(format!("organization {id}")),
+                clavex_store::StoreError::NotFound => unknown_organization(id.as_str()),
                 other => other.into(),
             })?;
-        for client in &clients {
-            self.forget_client(id, &client.client_id).await;
+        // Only ids that parse were ever looked up, hence cached.
+        for client_id in clients
+            .iter()
+            .filter_map(|c| ClientId::parse(&c.client_id).ok())
+        {
+            self.forget_client(id, &client_id).await;
         }
         self.forget_org(id).await;
         record_change(
             actor,
             connection,
-            AdminChange::OrganizationDeleted { org_id: id },
+            AdminChange::OrganizationDeleted {
+                org_id: id.as_str(),
+            },
         );
         Ok(())
     }

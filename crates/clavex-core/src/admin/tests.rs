@@ -13,6 +13,7 @@ use super::*;
 use crate::clock::ManualClock;
 use crate::engine::EngineConfig;
 use crate::events::capture;
+use crate::ids::OrgId;
 use crate::master_key::MasterKey;
 
 async fn engine() -> Engine {
@@ -46,7 +47,7 @@ async fn each_admin_change_emits_its_event_without_secrets() {
     let create = json!({"username": "alice", "password": "first-password-1"});
     let user = engine
         .create_user(
-            "acme",
+            &OrgId::parse("acme").unwrap(),
             CreateUser::from_json(&create).unwrap(),
             &actor,
             &connection,
@@ -56,7 +57,7 @@ async fn each_admin_change_emits_its_event_without_secrets() {
     let update = json!({"password": "second-password-2", "given_name": "Alice"});
     engine
         .patch_user(
-            "acme",
+            &OrgId::parse("acme").unwrap(),
             &user.user_id,
             UpdateUser::from_json(&update).unwrap(),
             &actor,
@@ -66,7 +67,7 @@ async fn each_admin_change_emits_its_event_without_secrets() {
         .unwrap();
     engine
         .rotate_keys(
-            "acme",
+            &OrgId::parse("acme").unwrap(),
             RotateKeys {
                 alg: Some("ES256".into()),
             },
@@ -125,7 +126,7 @@ async fn a_refused_change_emits_nothing() {
     capture::start();
     let missing = engine
         .delete_user(
-            "acme",
+            &OrgId::parse("acme").unwrap(),
             "nobody",
             &AdminActor::Cli,
             &ConnectionFacts::loopback(),

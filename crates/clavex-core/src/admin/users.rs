@@ -5,7 +5,7 @@ use std::fmt;
 
 use clavex_store::UserRecord;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::actor::AdminActor;
 use crate::admin::{AdminRequest, changed_members, record_change};
@@ -13,6 +13,8 @@ use crate::connection::ConnectionFacts;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::AdminChange;
+use crate::ids::OrgId;
+use crate::records;
 
 #[derive(Debug, Serialize)]
 pub struct UserView {
@@ -25,12 +27,18 @@ pub struct UserView {
     pub updated_at: i64,
 }
 
+/// The Admin API's answer for a user that does not exist (also for a user of an organization that
+/// could not exist: it holds none).
+pub fn unknown_user(user_id: &str) -> Error {
+    Error::NotFound(format!("user {user_id}"))
+}
+
 fn user_view(record: &UserRecord) -> UserView {
     UserView {
         user_id: record.user_id.clone(),
         username: record.username.clone(),
         email: record.email.clone(),
-        claims: serde_json::from_str(&record.claims_json).unwrap_or_else(|_| json!({})),
+        claims: records::stored_user_claims(record),
         created_at: record.created_at,
         updated_at: record.updated_at,
     }
@@ -158,7 +166,7 @@ fn changeable_members(record: &UserRecord, claims: &Map<String, Value>) -> Value
 impl Engine {
     pub async fn create_user(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         request: CreateUser,
         actor: &AdminActor,
         connection: &ConnectionFacts,
@@ -166,7 +174,7 @@ impl Engine {
         self.org(org_id).await?;
         let now = self.now();
         let record = UserRecord {
-            org_id: org_id.to_owned(),
+            org_id: org_id.to_string(),
             user_id: uuid::Uuid::now_v7().to_string(),
             username: request.username,
             email: request.email,
@@ -186,27 +194,27 @@ impl Engine {
             actor,
             connection,
             AdminChange::UserCreated {
-                org_id,
+                org_id: org_id.as_str(),
                 user_id: &record.user_id,
             },
         );
         Ok(user_view(&record))
     }
 
-    pub async fn get_user(&self, org_id: &str, user_id: &str) -> Result<UserView> {
+    pub async fn get_user(&self, org_id: &OrgId, user_id: &str) -> Result<UserView> {
         let record = self
             .store
-            .get_user(org_id, user_id)
+            .get_user(org_id.as_str(), user_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
+            .ok_or_else(|| unknown_user(user_id))?;
         Ok(user_view(&record))
     }
 
-    pub async fn list_users(&self, org_id: &str) -> Result<Vec<UserView>> {
+    pub async fn list_users(&self, org_id: &OrgId) -> Result<Vec<UserView>> {
         self.org(org_id).await?;
         Ok(self
             .store
-            .list_users(org_id)
+            .list_users(org_id.as_str())
             .await?
             .iter()
             .map(user_view)
@@ -215,7 +223,7 @@ impl Engine {
 
     pub async fn patch_user(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         request: UpdateUser,
         actor: &AdminActor,
@@ -223,11 +231,10 @@ impl Engine {
     ) -> Result<UserView> {
         let mut record = self
             .store
-            .get_user(org_id, user_id)
+            .get_user(org_id.as_str(), user_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("user {user_id}")))?;
-        let existing: Map<String, Value> =
-            serde_json::from_str(&record.claims_json).unwrap_or_default();
+            .ok_or_else(|| unknown_user(user_id))?;
+        let existing = records::user_claims(&record);
         let before = changeable_members(&record, &existing);
         if let Some(username) = request.username {
             record.username = username;
@@ -247,19 +254,19 @@ impl Engine {
             clavex_store::StoreError::Conflict(_) => {
                 Error::Conflict("username or email is already taken".into())
             }
-            clavex_store::StoreError::NotFound => Error::NotFound(format!("user {user_id}")),
+            clavex_store::StoreError::NotFound => unknown_user(user_id),
             other => other.into(),
         })?;
         let change = if password_set {
             changed.push("password".into());
             AdminChange::UserPasswordSet {
-                org_id,
+                org_id: org_id.as_str(),
                 user_id,
                 changed: &changed,
             }
         } else {
             AdminChange::UserUpdated {
-                org_id,
+                org_id: org_id.as_str(),
                 user_id,
                 changed: &changed,
             }
@@ -272,21 +279,21 @@ impl Engine {
     /// fail every grant-status check), refresh tokens, codes and consents.
     pub async fn delete_user(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         user_id: &str,
         actor: &AdminActor,
         connection: &ConnectionFacts,
     ) -> Result<()> {
         self.store
-            .delete_user(org_id, user_id)
+            .delete_user(org_id.as_str(), user_id)
             .await
             .map_err(|e| match e {
-                clavex_store::StoreError::NotFound => Error::NotFound(format!("user {user_id}")),
+                clavex_store::StoreError::NotFound => unknown_user(user_id),
                 other => other.into(),
             })?;
         let revoked = self
             .store
-            .revoke_user_grants(org_id, user_id, self.now())
+            .revoke_user_grants(org_id.as_str(), user_id, self.now())
             .await?;
         if revoked > 0 {
             tracing::info!(org = %org_id, grants = revoked, "deleted user's grants revoked");
@@ -295,7 +302,7 @@ impl Engine {
             actor,
             connection,
             AdminChange::UserDeleted {
-                org_id,
+                org_id: org_id.as_str(),
                 user_id,
                 grants_revoked: revoked,
             },
@@ -307,11 +314,14 @@ impl Engine {
     /// for an unknown user and a wrong password.
     pub async fn verify_user_password(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         login: &str,
         password: &str,
     ) -> Result<Option<UserView>> {
-        let record = self.store.find_user_by_login(org_id, login).await?;
+        let record = self
+            .store
+            .find_user_by_login(org_id.as_str(), login)
+            .await?;
         let phc = match &record {
             Some(r) => r.password_hash.clone(),
             None => DUMMY_PHC.to_owned(),

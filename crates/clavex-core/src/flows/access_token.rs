@@ -5,17 +5,19 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, Result};
+use crate::ids::ClientId;
 use crate::policy;
+use crate::policy::dpop::JwkThumbprint;
 
 /// What an access token says, besides the issuer and the times.
 pub(crate) struct AccessTokenClaims<'a> {
     /// The user, or the client itself for `client_credentials`.
     pub subject: &'a str,
-    pub client_id: &'a str,
+    pub client_id: &'a ClientId,
     pub audience: &'a str,
     pub scope: Option<&'a str>,
     /// The JWK thumbprint of the DPoP key the token is bound to.
-    pub jkt: &'a str,
+    pub jkt: &'a JwkThumbprint,
     pub lifetime: u64,
     /// The grant, so that resource checks can see whether it has been revoked.
     pub grant_id: Option<&'a str>,
@@ -30,7 +32,7 @@ impl Engine {
         token: &AccessTokenClaims<'_>,
         now: i64,
     ) -> Result<String> {
-        let keys = self.org_keys(&org.record.id).await?;
+        let keys = self.org_keys(&org.id).await?;
         let signer = keys.signer(policy::algorithms::DEFAULT_SIGNING_ALGORITHM)?;
         let mut claims = Map::new();
         claims.insert("iss".into(), Value::String(org.issuer.clone()));
@@ -38,7 +40,7 @@ impl Engine {
         claims.insert("aud".into(), Value::String(token.audience.to_owned()));
         claims.insert(
             "client_id".into(),
-            Value::String(token.client_id.to_owned()),
+            Value::String(token.client_id.to_string()),
         );
         if let Some(scope) = token.scope {
             claims.insert("scope".into(), Value::String(scope.to_owned()));
@@ -49,7 +51,7 @@ impl Engine {
             json!(now.saturating_add(i64::try_from(token.lifetime).unwrap_or(i64::MAX))),
         );
         claims.insert("jti".into(), Value::String(clavex_jose::random_token(16)));
-        claims.insert("cnf".into(), json!({ "jkt": token.jkt }));
+        claims.insert("cnf".into(), json!({ "jkt": token.jkt.as_str() }));
         if let Some(grant_id) = token.grant_id {
             claims.insert("grant_id".into(), Value::String(grant_id.to_owned()));
         }

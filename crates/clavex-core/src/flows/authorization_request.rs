@@ -8,19 +8,21 @@ use crate::client::ResolvedClient;
 use crate::engine::OrgContext;
 use crate::error::{ErrorCode, OAuthError, Result};
 use crate::form::Params;
+use crate::policy;
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::pkce::{self, CodeChallenge};
 use crate::policy::prompt::{self, Prompt};
 use crate::policy::redirect_uri::{self, RedirectUri};
 use crate::policy::request_params::{self, MAX_NONCE_LEN, MAX_STATE_LEN};
 use crate::policy::response::{self, ResponseMode};
-use crate::policy::{self, scope};
+use crate::policy::scope::{self, ScopeSet};
 
 /// A pushed authorization request that passed every rule of FAPI 2.0 SP §5.3.2.2 that does not need
 /// the DPoP proof.
 #[derive(Debug, Clone)]
 pub struct AuthorizationRequest {
     pub redirect_uri: RedirectUri,
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
     pub code_challenge: CodeChallenge,
     pub response_mode: ResponseMode,
     pub authorization_details: Option<Value>,
@@ -30,8 +32,8 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub claims: Option<Value>,
     pub acr_values: Option<String>,
-    /// RFC 9449 §10 `dpop_jkt`, syntax checked.
-    pub dpop_jkt: Option<String>,
+    /// RFC 9449 §10 `dpop_jkt`.
+    pub dpop_jkt: Option<JwkThumbprint>,
 }
 
 impl AuthorizationRequest {
@@ -55,7 +57,7 @@ impl AuthorizationRequest {
             params.single("redirect_uri")?,
         )?;
         let scope = scope::check_authorization_scope(
-            params.single("scope")?.unwrap_or(""),
+            &ScopeSet::parse(params.single("scope")?.unwrap_or("")),
             &org.settings,
             metadata.scope.as_deref(),
         )?;
@@ -79,10 +81,10 @@ impl AuthorizationRequest {
         let prompt = prompt::parse_prompt(params.single("prompt")?)?;
         let max_age = prompt::parse_max_age(params.single("max_age")?)?;
         let claims = request_params::parse_claims_request(params.single("claims")?)?;
-        let dpop_jkt = params.single("dpop_jkt")?;
-        if let Some(jkt) = dpop_jkt {
-            policy::dpop::check_dpop_jkt(jkt)?;
-        }
+        let dpop_jkt = params
+            .single("dpop_jkt")?
+            .map(JwkThumbprint::parse)
+            .transpose()?;
         Ok(AuthorizationRequest {
             redirect_uri,
             scope,
@@ -95,7 +97,7 @@ impl AuthorizationRequest {
             max_age,
             claims,
             acr_values: params.single("acr_values")?.map(str::to_owned),
-            dpop_jkt: dpop_jkt.map(str::to_owned),
+            dpop_jkt,
         })
     }
 }

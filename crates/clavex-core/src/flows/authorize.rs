@@ -13,6 +13,8 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{ErrorCode, Result};
 use crate::flows::interaction::{BrowserContext, ErrorPage, Interaction};
 use crate::form::Params;
+use crate::ids::{ClientId, OrgId};
+use crate::policy::scope::ScopeSet;
 use crate::policy::{prompt, redirect_uri, response};
 
 impl Engine {
@@ -29,7 +31,11 @@ impl Engine {
         let Some(client_id) = client_id else {
             return Ok(Err(Interaction::ErrorPage(ErrorPage::MissingClientId)));
         };
-        let Some(client) = self.client(&org.record.id, client_id).await? else {
+        // An id that could never have been registered names no client, as an unknown one.
+        let Ok(client_id) = ClientId::parse(client_id) else {
+            return Ok(Err(Interaction::ErrorPage(ErrorPage::UnknownClient)));
+        };
+        let Some(client) = self.client(&org.id, &client_id).await? else {
             return Ok(Err(Interaction::ErrorPage(ErrorPage::UnknownClient)));
         };
         let Some(request_uri) = request_uri else {
@@ -67,7 +73,8 @@ impl Engine {
         else {
             return Ok(Err(Interaction::ErrorPage(ErrorPage::UnknownRequest)));
         };
-        if record.org_id != org.record.id || record.client_id.as_deref() != Some(client_id) {
+        if record.org_id != org.record.id || record.client_id.as_deref() != Some(client_id.as_str())
+        {
             return Ok(Err(Interaction::ErrorPage(ErrorPage::OtherClientsRequest)));
         }
         let pushed = PushedRequest::of_artifact(&record)?;
@@ -126,7 +133,7 @@ impl Engine {
     /// the browser sees next.
     pub async fn authorize(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         query: &Params,
         browser: &BrowserContext<'_>,
     ) -> Result<Interaction> {
@@ -194,14 +201,13 @@ impl Engine {
         };
         let consent = self
             .store
-            .get_consent(&org.record.id, &session.user_id, &client.metadata.client_id)
+            .get_consent(
+                &org.record.id,
+                &session.user_id,
+                client.metadata.client_id.as_str(),
+            )
             .await?;
-        let covered = consent.is_some_and(|c| {
-            pushed
-                .scope
-                .iter()
-                .all(|s| c.scope.split(' ').any(|g| g == s))
-        });
+        let covered = consent.is_some_and(|c| ScopeSet::parse(&c.scope).covers(&pushed.scope));
         // A remembered consent covers scopes, never a particular payment or account request:
         // authorization_details are approved each time.
         let forced = pushed.prompt.consent() || pushed.authorization_details.is_some();

@@ -7,6 +7,8 @@ use crate::events::{DomainEvent, emit};
 use crate::flows::access_token::AccessTokenClaims;
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::policy;
+use crate::policy::dpop::JwkThumbprint;
+use crate::policy::scope::ScopeSet;
 
 impl Engine {
     pub(crate) async fn client_credentials(
@@ -22,9 +24,9 @@ impl Engine {
         let now = self.now();
         // FAPI 2.0 SP §5.3.2.1-4: only sender-constrained tokens; every FAPI client is DPoP-bound.
         let proof = self.token_endpoint_proof(org, request, now)?;
-        let scope_param = params.single("scope")?.unwrap_or("");
+        let requested = ScopeSet::parse(params.single("scope")?.unwrap_or(""));
         let scopes = policy::check_client_credentials_scope(
-            scope_param,
+            &requested,
             &org.settings,
             metadata.scope.as_deref(),
         )?;
@@ -37,21 +39,17 @@ impl Engine {
         self.record_request_uses(org, Some(&proof), &authenticated)
             .await?;
 
-        let scope = if scopes.is_empty() {
-            None
-        } else {
-            Some(scopes.join(" "))
-        };
+        let scope = scopes.to_param();
         let lifetime = org.settings.access_token_lifetime;
         let access_token = self
             .issue_access_token(
                 org,
                 &AccessTokenClaims {
-                    subject: &metadata.client_id,
+                    subject: metadata.client_id.as_str(),
                     client_id: &metadata.client_id,
                     audience: &audience,
                     scope: scope.as_deref(),
-                    jkt: &proof.jkt,
+                    jkt: &JwkThumbprint::of_proof(&proof),
                     lifetime,
                     grant_id: None,
                     authorization_details: None,
@@ -61,7 +59,7 @@ impl Engine {
             .await?;
         emit(&DomainEvent::TokenIssued {
             org_id: &org.record.id,
-            client_id: &metadata.client_id,
+            client_id: metadata.client_id.as_str(),
             grant_type: "client_credentials",
             subject: None,
         });

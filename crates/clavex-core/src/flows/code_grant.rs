@@ -9,6 +9,7 @@ use crate::error::{OAuthError, Result};
 use crate::events::{DomainEvent, emit};
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::flows::user_tokens::{UserTokens, invalid_grant};
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::{self, pkce, redirect_uri};
 
 impl Engine {
@@ -61,7 +62,10 @@ impl Engine {
             params.single("redirect_uri")?,
         )?;
         pkce::verify_code_verifier(params.single("code_verifier")?, &payload.code_challenge)?;
-        policy::dpop::check_code_binding(payload.dpop_jkt.as_deref(), &proof.jkt)?;
+        policy::dpop::check_code_binding(
+            payload.dpop_jkt.as_ref(),
+            &JwkThumbprint::of_proof(&proof),
+        )?;
         let (grant_id, grant) = self.grant_of(org, &record, "an authorization code").await?;
 
         self.record_request_uses(org, Some(&proof), &authenticated)

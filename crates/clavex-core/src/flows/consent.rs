@@ -9,12 +9,13 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{ErrorCode, Result};
 use crate::events::{DomainEvent, emit};
 use crate::flows::interaction::{BrowserContext, ConsentForm, ErrorPage, Interaction};
+use crate::ids::OrgId;
 
 impl Engine {
     /// `POST /{org}/consent`.
     pub async fn consent(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         form: &ConsentForm<'_>,
         browser: &BrowserContext<'_>,
     ) -> Result<Interaction> {
@@ -32,7 +33,7 @@ impl Engine {
         if !form.approve {
             emit(&DomainEvent::ConsentDenied {
                 org_id: &org.record.id,
-                client_id: &client.metadata.client_id,
+                client_id: client.metadata.client_id.as_str(),
             });
             return self
                 .deny(
@@ -58,8 +59,8 @@ impl Engine {
             .upsert_consent(&ConsentRecord {
                 org_id: org.record.id.clone(),
                 user_id: session.user_id.clone(),
-                client_id: client.metadata.client_id.clone(),
-                scope: pushed.scope.join(" "),
+                client_id: client.metadata.client_id.to_string(),
+                scope: pushed.scope.to_string(),
                 created_at: now,
                 updated_at: now,
             })
@@ -67,7 +68,7 @@ impl Engine {
         emit(&DomainEvent::ConsentGiven {
             org_id: &org.record.id,
             user_id: &session.user_id,
-            client_id: &client.metadata.client_id,
+            client_id: client.metadata.client_id.as_str(),
         });
         self.complete_authorization(&org, &client, &pushed, form.request_uri, &session)
             .await

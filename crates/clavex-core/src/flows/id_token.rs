@@ -7,7 +7,9 @@ use crate::artifacts::GrantPayload;
 use crate::client::ClientMetadata;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use crate::policy::{self, lifetimes};
+use crate::records;
 
 /// The base64url left half of the hash of `value` that goes with `alg` (OIDC Core §3.1.3.6).
 fn left_half_hash(alg: Algorithm, value: &str) -> String {
@@ -33,7 +35,7 @@ impl Engine {
         let client_id = client.client_id.as_str();
         let alg = policy::signing_algorithm(client.id_token_signed_response_alg.as_deref())
             .map_err(|e| Error::internal("the client's id_token alg", e))?;
-        let keys = self.org_keys(&org.record.id).await?;
+        let keys = self.org_keys(&org.id).await?;
         let signer = keys.signer(alg)?;
         let mut claims = Map::new();
         claims.insert("iss".into(), Value::String(org.issuer.clone()));
@@ -62,7 +64,7 @@ impl Engine {
             .and_then(|c| c.get("id_token"))
             .and_then(Value::as_object)
         {
-            let user_claims = self.user_claims(&org.record.id, &grant.user_id).await?;
+            let user_claims = self.user_claims(&org.id, &grant.user_id).await?;
             for name in requested.keys() {
                 if let Some(value) = user_claims.get(name)
                     && !claims.contains_key(name)
@@ -77,12 +79,11 @@ impl Engine {
     }
 
     /// Every claim Clavex knows about a user (standard OIDC names).
-    pub async fn user_claims(&self, org_id: &str, user_id: &str) -> Result<Map<String, Value>> {
-        let Some(user) = self.store.get_user(org_id, user_id).await? else {
+    pub async fn user_claims(&self, org_id: &OrgId, user_id: &str) -> Result<Map<String, Value>> {
+        let Some(user) = self.store.get_user(org_id.as_str(), user_id).await? else {
             return Ok(Map::new());
         };
-        let mut claims: Map<String, Value> =
-            serde_json::from_str(&user.claims_json).unwrap_or_default();
+        let mut claims = records::user_claims(&user);
         claims.insert("sub".into(), Value::String(user.user_id.clone()));
         claims
             .entry("preferred_username")

@@ -8,6 +8,7 @@ use crate::artifacts::PushedRequest;
 use crate::client::ResolvedClient;
 use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
+use crate::ids::{ClientId, OrgId};
 
 /// A scope as the consent page shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -52,9 +53,9 @@ fn detail_views(details: Option<&Value>) -> Vec<DetailView> {
 /// What the login and consent pages need.
 #[derive(Debug, Clone)]
 pub struct InteractionView {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub org_name: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_name: String,
     pub request_uri: String,
     pub csrf: String,
@@ -209,21 +210,21 @@ impl Engine {
         browser_id: &str,
     ) -> InteractionView {
         InteractionView {
-            org_id: org.record.id.clone(),
+            org_id: org.id.clone(),
             org_name: org.record.display_name.clone(),
             client_id: client.metadata.client_id.clone(),
             client_name: client
                 .metadata
                 .client_name
                 .clone()
-                .unwrap_or_else(|| client.metadata.client_id.clone()),
+                .unwrap_or_else(|| client.metadata.client_id.to_string()),
             request_uri: request_uri.to_owned(),
             csrf: self.csrf_token(browser_id, request_uri),
             scopes: pushed
                 .scope
                 .iter()
                 .map(|s| ScopeView {
-                    name: s.clone(),
+                    name: s.to_owned(),
                     description: scope_description(s),
                 })
                 .collect(),

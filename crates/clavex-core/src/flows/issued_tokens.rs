@@ -21,6 +21,8 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::events::{DomainEvent, emit};
 use crate::form::Params;
+use crate::ids::OrgId;
+use crate::policy::scope::ScopeSet;
 use clavex_store::{ArtifactKind, GrantRecord};
 
 /// The `typ` (and, with `application/`, the media type) of a signed introspection response.
@@ -41,7 +43,7 @@ enum Located {
     Refresh {
         client_id: Option<String>,
         grant: GrantRecord,
-        scope: Vec<String>,
+        scope: ScopeSet,
         created_at: i64,
         expires_at: i64,
     },
@@ -52,7 +54,7 @@ enum Located {
 impl Engine {
     /// `POST /{org}/revoke` (RFC 7009). `Ok(())` is the empty 200 answer, also for a token that is
     /// unknown, expired or already revoked (§2.2).
-    pub async fn revoke(&self, org_id: &str, request: TokenQuery<'_>) -> Result<()> {
+    pub async fn revoke(&self, org_id: &OrgId, request: TokenQuery<'_>) -> Result<()> {
         let org = self.org(org_id).await?;
         let (client, token) = self.authenticate_token_query(&org, &request).await?;
         match self.locate(&org, token).await? {
@@ -80,7 +82,7 @@ impl Engine {
     /// `POST /{org}/introspect` (RFC 7662). Any client of the organization may introspect access
     /// tokens (resource servers are registered as clients); a refresh token is active only for the
     /// client it was issued to, since for anyone else it is a secret they should not hold.
-    pub async fn introspect(&self, org_id: &str, request: TokenQuery<'_>) -> Result<Value> {
+    pub async fn introspect(&self, org_id: &OrgId, request: TokenQuery<'_>) -> Result<Value> {
         let org = self.org(org_id).await?;
         let (_, answer) = self.introspection_answer(&org, &request).await?;
         Ok(answer)
@@ -89,7 +91,11 @@ impl Engine {
     /// `POST /{org}/introspect` with `Accept: application/token-introspection+jwt` (RFC 9701): the
     /// same answer as the `token_introspection` claim of a JWT signed by the organization, with
     /// `iss`, `aud` (the asking client) and `iat`.
-    pub async fn introspect_signed(&self, org_id: &str, request: TokenQuery<'_>) -> Result<String> {
+    pub async fn introspect_signed(
+        &self,
+        org_id: &OrgId,
+        request: TokenQuery<'_>,
+    ) -> Result<String> {
         let org = self.org(org_id).await?;
         let (client, answer) = self.introspection_answer(&org, &request).await?;
         let metadata = &client.client.metadata;
@@ -98,7 +104,7 @@ impl Engine {
                 .map_err(|e| Error::internal("client introspection alg", e))?,
             None => clavex_jose::Algorithm::Es256,
         };
-        let keys = self.org_keys(&org.record.id).await?;
+        let keys = self.org_keys(&org.id).await?;
         let claims = json!({
             "iss": org.issuer,
             "aud": metadata.client_id,
@@ -170,7 +176,7 @@ impl Engine {
                 let mut out = json!({
                     "active": true,
                     "client_id": client_id,
-                    "scope": scope.join(" "),
+                    "scope": scope.to_string(),
                     "iat": created_at,
                     "exp": expires_at,
                     "iss": org.issuer,
@@ -238,7 +244,7 @@ impl Engine {
         let Some(grant) = self.live_grant(org, grant_id).await? else {
             return Ok(Located::Inactive);
         };
-        let scope = serde_json::from_str::<RefreshPayload>(&record.payload_json)
+        let scope = RefreshPayload::of_artifact(&record)
             .map(|p| p.scope)
             .unwrap_or_default();
         Ok(Located::Refresh {

@@ -8,13 +8,14 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::events::{DomainEvent, emit};
 use crate::flows::interaction::{BrowserContext, ErrorPage, Interaction, LoginForm, LoginOutcome};
+use crate::ids::OrgId;
 use crate::policy::{lifetimes, login};
 
 impl Engine {
     /// `POST /{org}/login`.
     pub async fn login(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         form: &LoginForm<'_>,
         browser: &BrowserContext<'_>,
     ) -> Result<LoginOutcome> {
@@ -52,12 +53,12 @@ impl Engine {
             self.store.find_user_by_login(&org.record.id, login).await?
         };
         let account_key = login::login_account_counter_key(
-            &org.record.id,
+            &org.id,
             account.as_ref().map(|u| u.user_id.as_str()),
             login,
         );
         let address = browser.connection.peer.to_string();
-        let address_key = login::login_address_counter_key(&org.record.id, &address);
+        let address_key = login::login_address_counter_key(&org.id, &address);
         let mut view = self.view(&org, &client, &pushed, form.request_uri, browser.browser_id);
         if login::login_throttled(self.store.read_counter(&account_key, window).await?)
             || login::login_throttled(self.store.read_counter(&address_key, window).await?)
@@ -78,7 +79,7 @@ impl Engine {
         let user = if login.is_empty() || form.password.is_empty() {
             None
         } else {
-            self.verify_user_password(&org.record.id, login, form.password)
+            self.verify_user_password(&org.id, login, form.password)
                 .await?
         };
         let Some(user) = user else {

@@ -11,6 +11,8 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{OAuthError, Result};
 use crate::flows::authorization_request::AuthorizationRequest;
 use crate::form::Params;
+use crate::ids::OrgId;
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::{self, lifetimes};
 
 pub struct ParRequest<'a> {
@@ -30,7 +32,7 @@ impl Engine {
     /// `POST /{org}/par` (RFC 9126 §2).
     pub async fn push_authorization_request(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         request: ParRequest<'_>,
     ) -> Result<ParResponse> {
         let org = self.org(org_id).await?;
@@ -91,13 +93,12 @@ impl Engine {
                 now,
             )?;
             self.check_dpop_nonce(org, &proof)?;
-            policy::dpop::check_par_binding(parsed.dpop_jkt.as_deref(), &proof.jkt)?;
-            Some(proof)
+            let proof_jkt = JwkThumbprint::of_proof(&proof);
+            policy::dpop::check_par_binding(parsed.dpop_jkt.as_ref(), &proof_jkt)?;
+            Some((proof, proof_jkt))
         };
-        let dpop_jkt = proof
-            .as_ref()
-            .map(|p| p.jkt.clone())
-            .or_else(|| parsed.dpop_jkt.clone());
+        let (proof, proof_jkt) = proof.unzip();
+        let dpop_jkt = proof_jkt.or_else(|| parsed.dpop_jkt.clone());
 
         self.record_request_uses(org, proof.as_ref(), &authenticated)
             .await?;
@@ -124,7 +125,7 @@ impl Engine {
                 kind: ArtifactKind::PushedRequest,
                 id_hash: hash_secret(&request_uri),
                 org_id: org.record.id.clone(),
-                client_id: Some(client.metadata.client_id.clone()),
+                client_id: Some(client.metadata.client_id.to_string()),
                 grant_id: None,
                 payload_json: pushed.encode()?,
                 created_at: now,

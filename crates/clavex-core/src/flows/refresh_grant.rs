@@ -8,7 +8,7 @@ use crate::engine::{Engine, OrgContext};
 use crate::error::{OAuthError, Result};
 use crate::flows::token::{TokenRequest, TokenResponse};
 use crate::flows::user_tokens::{UserTokens, invalid_grant};
-use crate::policy::scope;
+use crate::policy::scope::{self, ScopeSet};
 
 impl Engine {
     pub(crate) async fn refresh_token_grant(
@@ -42,7 +42,8 @@ impl Engine {
             ));
         }
         let (grant_id, grant) = self.grant_of(org, &record, "a refresh token").await?;
-        let scope = scope::narrow_refresh_scope(params.single("scope")?, &grant.scope)?;
+        let requested = params.single("scope")?.map(ScopeSet::parse);
+        let scope = scope::narrow_refresh_scope(requested.as_ref(), &grant.scope)?;
         self.record_request_uses(org, Some(&proof), &authenticated)
             .await?;
         self.issue_user_tokens(

@@ -27,7 +27,9 @@ use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, ErrorCode, OAuthError, Result};
 use crate::events::{self, DomainEvent};
+use crate::ids::{ClientId, OrgId};
 use crate::policy::registration;
+use crate::records;
 use crate::settings::DynamicRegistration;
 
 /// Members of a client information response that only the server sets (RFC 7591 §3.2.1,
@@ -46,7 +48,7 @@ pub fn registration_endpoint(issuer: &str) -> String {
 }
 
 /// `{issuer}/register/{client_id}` (RFC 7592 §2).
-pub fn registration_client_uri(issuer: &str, client_id: &str) -> String {
+pub fn registration_client_uri(issuer: &str, client_id: &ClientId) -> String {
     format!("{issuer}/register/{client_id}")
 }
 
@@ -69,7 +71,7 @@ pub struct RegistrationAuth {
 }
 
 impl RegistrationAuth {
-    pub fn client_id(&self) -> &str {
+    pub fn client_id(&self) -> &ClientId {
         &self.client.client_id
     }
 }
@@ -123,7 +125,7 @@ impl ClientRegistrationRequest {
 impl Engine {
     /// The organization, when dynamic registration is enabled for it; otherwise `NotFound`, as if the
     /// endpoint did not exist (discovery does not list it either).
-    async fn dcr_org(&self, org_id: &str) -> Result<Arc<OrgContext>> {
+    async fn dcr_org(&self, org_id: &OrgId) -> Result<Arc<OrgContext>> {
         let org = self.org(org_id).await?;
         if !org.settings.dynamic_registration.enabled() {
             return Err(Error::NotFound("registration endpoint".into()));
@@ -136,7 +138,7 @@ impl Engine {
     /// or used: `invalid_token`). A single-use token is consumed only by a successful registration.
     pub async fn dcr_permit(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         bearer: Option<&str>,
         connection: &ConnectionFacts,
     ) -> Result<RegistrationPermit> {
@@ -188,7 +190,7 @@ impl Engine {
         request: ClientRegistrationRequest,
     ) -> Result<Value> {
         let RegistrationPermit { org, peer, consume } = permit;
-        let org_id = org.record.id.as_str();
+        let org_id = &org.id;
         let metadata = self.insert_client(org_id, None, &request.metadata).await?;
         // The single-use token goes only with a successful registration; of two registrations racing
         // on one token, the one that loses the atomic consumption is undone.
@@ -217,8 +219,8 @@ impl Engine {
             return Err(err);
         }
         events::emit(&DomainEvent::DynamicRegistration {
-            org_id,
-            client_id: &metadata.client_id,
+            org_id: org_id.as_str(),
+            client_id: metadata.client_id.as_str(),
             action: "register",
             peer,
         });
@@ -227,7 +229,7 @@ impl Engine {
 
     async fn store_registration_token(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         metadata: &ClientMetadata,
         token: &str,
     ) -> Result<()> {
@@ -239,8 +241,8 @@ impl Engine {
             .insert_artifact(&ArtifactRecord {
                 kind: ArtifactKind::RegistrationAccessToken,
                 id_hash: hash_secret(token),
-                org_id: org_id.to_owned(),
-                client_id: Some(metadata.client_id.clone()),
+                org_id: org_id.to_string(),
+                client_id: Some(metadata.client_id.to_string()),
                 grant_id: None,
                 payload_json: payload,
                 created_at: self.now(),
@@ -256,9 +258,13 @@ impl Engine {
     /// RFC 7592 §2: authenticates a request at `registration_client_uri` with the client's
     /// registration access token. Any mismatch is `invalid_token`, never a hint whether the client
     /// exists. A token whose client is gone is deleted (RFC 7592 §2.1).
+    ///
+    /// `client_id` is the path segment as sent: one that could not be a client id is parsed here,
+    /// where it meets the token, so that it is answered like a token of another client (after the
+    /// checks of the organization and of the token's presence, as for any other client id).
     pub async fn dcr_authenticate(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         client_id: &str,
         bearer: Option<&str>,
         connection: &ConnectionFacts,
@@ -270,16 +276,23 @@ impl Engine {
             )
         })?;
         let token_hash = hash_secret(token);
+        let client_id =
+            ClientId::parse(client_id).map_err(|_| invalid_token(REGISTRATION_TOKEN_INVALID))?;
         let record = self
             .store
             .get_artifact(ArtifactKind::RegistrationAccessToken, &token_hash)
             .await?
-            .filter(|r| r.org_id == org.record.id && r.client_id.as_deref() == Some(client_id))
+            .filter(|r| {
+                r.org_id == org.record.id && r.client_id.as_deref() == Some(client_id.as_str())
+            })
             .ok_or_else(|| invalid_token(REGISTRATION_TOKEN_INVALID))?;
         let payload = RegistrationTokenPayload::of_artifact(&record)?;
-        let client = match self.store.get_client(org_id, client_id).await? {
-            Some(record) => serde_json::from_str::<ClientMetadata>(&record.metadata_json)
-                .map_err(|e| Error::internal("client metadata", e))?,
+        let client = match self
+            .store
+            .get_client(org_id.as_str(), client_id.as_str())
+            .await?
+        {
+            Some(record) => records::client_metadata(&record)?,
             None => {
                 self.forget_registration_token(&token_hash).await;
                 return Err(invalid_token(REGISTRATION_TOKEN_INVALID));
@@ -321,7 +334,7 @@ impl Engine {
         auth: &RegistrationAuth,
         request: ClientRegistrationRequest,
     ) -> Result<Value> {
-        if request.client_id.as_deref() != Some(auth.client_id()) {
+        if request.client_id.as_deref() != Some(auth.client_id().as_str()) {
             return Err(OAuthError::invalid_client_metadata(
                 "client_id must be sent and equal the client's client_id (RFC 7592 §2.2)",
             )
@@ -332,11 +345,11 @@ impl Engine {
             metadata: request.metadata,
         };
         let (_, metadata) = self
-            .replace_client_metadata(&auth.org.record.id, auth.client_id(), &update, false)
+            .replace_client_metadata(&auth.org.id, auth.client_id(), &update, false)
             .await?;
         events::emit(&DomainEvent::DynamicRegistration {
             org_id: &auth.org.record.id,
-            client_id: &metadata.client_id,
+            client_id: metadata.client_id.as_str(),
             action: "update",
             peer: auth.peer,
         });
@@ -347,11 +360,10 @@ impl Engine {
     /// registration access token. The node's cached client is dropped at once, so the client cannot
     /// authenticate any more.
     pub async fn dcr_delete(&self, auth: RegistrationAuth) -> Result<()> {
-        self.remove_client(&auth.org.record.id, auth.client_id())
-            .await?;
+        self.remove_client(&auth.org.id, auth.client_id()).await?;
         events::emit(&DomainEvent::DynamicRegistration {
             org_id: &auth.org.record.id,
-            client_id: auth.client_id(),
+            client_id: auth.client_id().as_str(),
             action: "delete",
             peer: auth.peer,
         });

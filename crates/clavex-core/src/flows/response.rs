@@ -75,14 +75,14 @@ impl Engine {
         let alg =
             policy::signing_algorithm(client.metadata.authorization_signed_response_alg.as_deref())
                 .map_err(|e| Error::internal("the client's authorization response alg", e))?;
-        let keys = self.org_keys(&org.record.id).await?;
+        let keys = self.org_keys(&org.id).await?;
         let signer = keys.signer(alg)?;
         let now = self.now();
         let mut claims = serde_json::Map::new();
         claims.insert("iss".into(), Value::String(org.issuer.clone()));
         claims.insert(
             "aud".into(),
-            Value::String(client.metadata.client_id.clone()),
+            Value::String(client.metadata.client_id.to_string()),
         );
         claims.insert("iat".into(), Value::from(now));
         claims.insert(
@@ -145,7 +145,7 @@ impl Engine {
         let grant_record = GrantRecord {
             grant_id: grant_id.clone(),
             org_id: org.record.id.clone(),
-            client_id: client.metadata.client_id.clone(),
+            client_id: client.metadata.client_id.to_string(),
             user_id: Some(session.user_id.clone()),
             payload_json: grant.encode()?,
             created_at: now,
@@ -163,7 +163,7 @@ impl Engine {
             kind: ArtifactKind::AuthorizationCode,
             id_hash: hash_secret(&code),
             org_id: org.record.id.clone(),
-            client_id: Some(client.metadata.client_id.clone()),
+            client_id: Some(client.metadata.client_id.to_string()),
             grant_id: Some(grant_id),
             payload_json: code_payload.encode()?,
             created_at: now,

@@ -10,6 +10,7 @@ use crate::dpop::{self, DpopContext, VerifiedProof};
 use crate::engine::{Engine, OrgContext};
 use crate::error::{ErrorCode, OAuthError, Result};
 use crate::form::Params;
+use crate::ids::OrgId;
 
 /// A token request as the HTTP layer saw it.
 pub struct TokenRequest<'a> {
@@ -38,7 +39,7 @@ pub struct TokenResponse {
 
 impl Engine {
     /// `POST /{org}/token`.
-    pub async fn token(&self, org_id: &str, request: TokenRequest<'_>) -> Result<TokenResponse> {
+    pub async fn token(&self, org_id: &OrgId, request: TokenRequest<'_>) -> Result<TokenResponse> {
         let org = self.org(org_id).await?;
         self.token_grant(&org, &request).await.map_err(|err| {
             crate::client_auth::with_client_challenge(err, &org, request.authorization_header)

@@ -11,7 +11,9 @@ use crate::error::{Error, OAuthError, Result};
 use crate::events::{DomainEvent, emit};
 use crate::flows::access_token::AccessTokenClaims;
 use crate::flows::token::TokenResponse;
+use crate::policy::dpop::JwkThumbprint;
 use crate::policy::lifetimes;
+use crate::policy::scope::ScopeSet;
 
 pub(crate) fn invalid_grant(msg: impl Into<String>) -> Error {
     Error::OAuth(OAuthError::invalid_grant(msg))
@@ -23,7 +25,7 @@ pub(crate) struct UserTokens<'a> {
     pub grant_id: &'a str,
     pub grant: &'a GrantPayload,
     /// The scope of this access token (the grant's, or narrower on refresh).
-    pub scope: &'a [String],
+    pub scope: &'a ScopeSet,
     /// The `nonce` of the authorization request, for the ID token (code grant only).
     pub nonce: Option<&'a str>,
     /// Issue a refresh token too (code grant, when the client may refresh).
@@ -120,12 +122,7 @@ impl Engine {
         let metadata = &authenticated.client.metadata;
         let now = self.now();
         let lifetime = org.settings.access_token_lifetime;
-        let api_scopes: Vec<&str> = scope.iter().map(String::as_str).collect();
-        let scope_text = if api_scopes.is_empty() {
-            None
-        } else {
-            Some(api_scopes.join(" "))
-        };
+        let scope_text = scope.to_param();
         let access_token = self
             .issue_access_token(
                 org,
@@ -134,7 +131,7 @@ impl Engine {
                     client_id: &metadata.client_id,
                     audience: &org.default_audience,
                     scope: scope_text.as_deref(),
-                    jkt: &proof.jkt,
+                    jkt: &JwkThumbprint::of_proof(proof),
                     lifetime,
                     grant_id: Some(grant_id),
                     authorization_details: grant.authorization_details.as_ref(),
@@ -153,7 +150,7 @@ impl Engine {
                     kind: ArtifactKind::RefreshToken,
                     id_hash: hash_secret(&value),
                     org_id: org.record.id.clone(),
-                    client_id: Some(metadata.client_id.clone()),
+                    client_id: Some(metadata.client_id.to_string()),
                     grant_id: Some(grant_id.to_owned()),
                     payload_json: payload.encode()?,
                     created_at: now,
@@ -166,7 +163,7 @@ impl Engine {
         } else {
             None
         };
-        let id_token = if scope.iter().any(|s| s == "openid") {
+        let id_token = if scope.contains("openid") {
             Some(
                 self.issue_id_token(org, metadata, grant, nonce, &access_token, now)
                     .await?,
@@ -176,7 +173,7 @@ impl Engine {
         };
         emit(&DomainEvent::TokenIssued {
             org_id: &org.record.id,
-            client_id: &metadata.client_id,
+            client_id: metadata.client_id.as_str(),
             grant_type,
             subject: Some(&grant.user_id),
         });

@@ -20,8 +20,10 @@ use crate::artifacts::GrantPayload;
 use crate::connection::ConnectionFacts;
 use crate::engine::{Engine, OrgContext};
 use crate::error::{Error, Result};
+use crate::ids::OrgId;
 use crate::keyring::OrgKeys;
 use crate::policy;
+use crate::policy::scope::ScopeSet;
 
 /// A request to a protected resource, as the HTTP layer saw it.
 pub struct ResourceRequest<'a> {
@@ -54,14 +56,13 @@ impl AccessToken {
     pub fn subject(&self) -> Option<&str> {
         self.claims.get("sub").and_then(Value::as_str)
     }
-    pub fn scopes(&self) -> Vec<&str> {
-        self.claims
-            .get("scope")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .collect()
+    pub fn scopes(&self) -> ScopeSet {
+        ScopeSet::parse(
+            self.claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        )
     }
 }
 
@@ -104,7 +105,7 @@ impl ReplayCache for StoreReplay {
 /// A grant is live until it is revoked (code reuse, logout) or expires.
 struct StoreGrants {
     store: Arc<dyn Store>,
-    org_id: String,
+    org_id: OrgId,
     now: i64,
 }
 
@@ -113,7 +114,7 @@ impl GrantStatus for StoreGrants {
     async fn is_active(&self, grant_id: &str) -> std::result::Result<bool, ResourceError> {
         let grant = self
             .store
-            .get_grant(&self.org_id, grant_id)
+            .get_grant(self.org_id.as_str(), grant_id)
             .await
             .map_err(|e| ResourceError::server_error(format!("store: {e}")))?;
         Ok(grant.is_some_and(|g| g.revoked_at.is_none() && g.expires_at > self.now))
@@ -175,7 +176,7 @@ impl Engine {
     /// and introspection belong to the issuer, whatever API a token was issued for), proofs
     /// recorded in the store, grants checked in the store.
     async fn own_resource_verifier(&self, org: &OrgContext, now: i64) -> Result<ResourceVerifier> {
-        let keys = self.org_keys(&org.record.id).await?;
+        let keys = self.org_keys(&org.id).await?;
         let config = ResourceConfig {
             issuer: org.issuer.clone(),
             jwks_uri: org.jwks_uri.clone(),
@@ -189,7 +190,7 @@ impl Engine {
             }),
             grant_status: Some(Arc::new(StoreGrants {
                 store: self.store.clone(),
-                org_id: org.record.id.clone(),
+                org_id: org.id.clone(),
                 now,
             })),
             jwks: Default::default(),
@@ -221,12 +222,12 @@ impl Engine {
     }
 
     /// `GET`/`POST /{org}/userinfo`.
-    pub async fn userinfo(&self, org_id: &str, request: &ResourceRequest<'_>) -> Result<Value> {
+    pub async fn userinfo(&self, org_id: &OrgId, request: &ResourceRequest<'_>) -> Result<Value> {
         let org = self.org(org_id).await?;
         let url = format!("{}/userinfo", org.issuer);
         let token = self.verify_resource_request(&org, request, &url).await?;
         let scopes = token.scopes();
-        if !scopes.contains(&"openid") {
+        if !scopes.contains("openid") {
             return Err(Error::Resource(ResourceError::insufficient_scope(
                 "the access token was not issued with the openid scope",
             )));
@@ -236,11 +237,11 @@ impl Engine {
                 "the access token has no subject",
             ))
         })?;
-        let all = self.user_claims(&org.record.id, user_id).await?;
+        let all = self.user_claims(&org.id, user_id).await?;
         let mut out = Map::new();
         out.insert("sub".into(), Value::String(user_id.to_owned()));
         for (scope, names) in SCOPE_CLAIMS {
-            if scopes.contains(&scope) {
+            if scopes.contains(scope) {
                 for name in names {
                     if let Some(v) = all.get(*name) {
                         out.insert((*name).to_owned(), v.clone());
@@ -251,7 +252,7 @@ impl Engine {
         // OIDC Core §5.5: claims requested for userinfo by the claims parameter.
         if let Some(grant_id) = token.claims.get("grant_id").and_then(Value::as_str)
             && let Some(grant) = self.store.get_grant(&org.record.id, grant_id).await?
-            && let Ok(payload) = serde_json::from_str::<GrantPayload>(&grant.payload_json)
+            && let Ok(payload) = GrantPayload::of_grant(&grant)
             && let Some(requested) = payload
                 .claims
                 .as_ref()

@@ -2,6 +2,7 @@
 //! counters they are kept under.
 
 pub use super::lifetimes::LOGIN_WINDOW_SECS;
+use crate::ids::OrgId;
 
 /// Failed logins allowed per account and per address in one window before logins are refused.
 pub const LOGIN_FAILURES_PER_WINDOW: i64 = 10;
@@ -20,7 +21,7 @@ pub fn login_throttled(failures: i64) -> bool {
 /// with the username and with the email address share one budget; a login that names nobody is
 /// counted by the string typed, case-folded. Either way the key is hashed, so an arbitrarily long
 /// login never becomes an arbitrarily long store key.
-pub fn login_account_counter_key(org_id: &str, user_id: Option<&str>, login: &str) -> String {
+pub fn login_account_counter_key(org_id: &OrgId, user_id: Option<&str>, login: &str) -> String {
     let subject = match user_id {
         Some(id) => format!("user\u{0}{id}"),
         None => format!("login\u{0}{}", login.to_lowercase()),
@@ -33,12 +34,13 @@ pub fn login_account_counter_key(org_id: &str, user_id: Option<&str>, login: &st
 }
 
 /// The login-throttling counter of a client address.
-pub fn login_address_counter_key(org_id: &str, address: &str) -> String {
+pub fn login_address_counter_key(org_id: &OrgId, address: &str) -> String {
     format!("login:{org_id}:address:{address}")
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -53,15 +55,17 @@ mod tests {
 
     #[test]
     fn account_key_is_hashed_and_case_folded() {
-        let a = login_account_counter_key("acme", None, "Alice");
-        assert_eq!(a, login_account_counter_key("acme", None, "alice"));
-        assert_ne!(a, login_account_counter_key("other", None, "alice"));
+        let acme = &OrgId::parse("acme").unwrap();
+        let other = &OrgId::parse("other").unwrap();
+        let a = login_account_counter_key(acme, None, "Alice");
+        assert_eq!(a, login_account_counter_key(acme, None, "alice"));
+        assert_ne!(a, login_account_counter_key(other, None, "alice"));
         assert!(!a.contains("alice"));
         let long = "x".repeat(10_000);
-        assert!(login_account_counter_key("acme", None, &long).len() < 100);
+        assert!(login_account_counter_key(acme, None, &long).len() < 100);
         assert_ne!(
-            login_account_counter_key("acme", Some("u1"), "alice"),
-            login_account_counter_key("acme", None, "alice")
+            login_account_counter_key(acme, Some("u1"), "alice"),
+            login_account_counter_key(acme, None, "alice")
         );
     }
 }

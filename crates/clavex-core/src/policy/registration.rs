@@ -9,6 +9,7 @@ use super::grant_types::REGISTRABLE_GRANT_TYPES;
 use super::redirect_uri::{MAX_URI_LEN, check_registrable_redirect_uri};
 use crate::client::ClientMetadata;
 use crate::error::OAuthError;
+use crate::ids::ClientId;
 use crate::settings::Profile;
 
 /// Token endpoint authentication methods a profile allows at registration.
@@ -82,7 +83,7 @@ pub fn metadata_not_an_object() -> OAuthError {
 pub fn validate_registration(
     profile: Profile,
     body: &Map<String, Value>,
-    client_id: String,
+    client_id: ClientId,
     issued_at: i64,
 ) -> Result<ClientMetadata, OAuthError> {
     if body.contains_key("client_secret") {
@@ -315,7 +316,7 @@ mod tests {
 
     fn check(body: Value) -> Result<ClientMetadata, OAuthError> {
         let body = body.as_object().ok_or_else(metadata_not_an_object)?;
-        validate_registration(Profile::Fapi2, body, "c1".into(), 0)
+        validate_registration(Profile::Fapi2, body, ClientId::parse("c1").unwrap(), 0)
     }
 
     fn refused(mut patch: Value) -> String {

@@ -1,6 +1,10 @@
 //! Scopes (RFC 6749 §3.3): their syntax, which an organization offers, which a client registered,
 //! and how each grant may ask for them.
 
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
 use crate::error::OAuthError;
 use crate::settings::OrgSettings;
 
@@ -19,6 +23,63 @@ pub fn valid_scope_token(token: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
+/// Scope tokens in the order they were first named, each once: a request's `scope` parameter split
+/// once (RFC 6749 §3.3, space-delimited), and what a pushed request, grant, refresh token or access
+/// token carries. Splitting accepts anything; which tokens are acceptable is decided by the checks
+/// below, token by token in request order, so that the first offending token is the one reported.
+/// Stored payloads hold it as a JSON array of strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ScopeSet(Vec<String>);
+
+impl ScopeSet {
+    /// Splits a space-delimited `scope` value; empty tokens (repeated spaces) are skipped and
+    /// repeats dropped.
+    pub fn parse(text: &str) -> ScopeSet {
+        let mut set = ScopeSet::default();
+        for token in text.split(' ').filter(|t| !t.is_empty()) {
+            set.insert(token);
+        }
+        set
+    }
+
+    fn insert(&mut self, token: &str) {
+        if !self.contains(token) {
+            self.0.push(token.to_owned());
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn contains(&self, token: &str) -> bool {
+        self.iter().any(|t| t == token)
+    }
+
+    /// Is every token of `other` in this set?
+    pub fn covers(&self, other: &ScopeSet) -> bool {
+        other.iter().all(|t| self.contains(t))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `scope` member of a token response or access token: the tokens in order, space
+    /// separated; `None` when there are none (the member is then left out).
+    pub fn to_param(&self) -> Option<String> {
+        (!self.is_empty()).then(|| self.to_string())
+    }
+}
+
+/// Space separated, in order (the form of a `scope` parameter, RFC 6749 §3.3).
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
 fn syntax_error() -> OAuthError {
     OAuthError::invalid_scope("scope contains characters outside RFC 6749 §3.3")
 }
@@ -35,22 +96,15 @@ fn client_registered(client_scope: Option<&str>, token: &str) -> bool {
     client_scope.is_none_or(|allowed| allowed.split(' ').any(|s| s == token))
 }
 
-fn push_once(granted: &mut Vec<String>, token: &str) {
-    if !granted.iter().any(|g| g == token) {
-        granted.push(token.to_owned());
-    }
-}
-
 /// The `scope` of a pushed authorization request: each token well formed, offered by the
 /// organization (OIDC scopes and `offline_access` always are) and, when the client registered a
-/// `scope`, registered (OIDC scopes need not be). Duplicates dropped, order kept.
+/// `scope`, registered (OIDC scopes need not be). Order kept.
 pub fn check_authorization_scope(
-    requested: &str,
+    requested: &ScopeSet,
     settings: &OrgSettings,
     client_scope: Option<&str>,
-) -> Result<Vec<String>, OAuthError> {
-    let mut granted: Vec<String> = Vec::new();
-    for token in requested.split(' ').filter(|t| !t.is_empty()) {
+) -> Result<ScopeSet, OAuthError> {
+    for token in requested.iter() {
         if !valid_scope_token(token) {
             return Err(syntax_error());
         }
@@ -62,20 +116,18 @@ pub fn check_authorization_scope(
         if !oidc && !client_registered(client_scope, token) {
             return Err(not_registered(token));
         }
-        push_once(&mut granted, token);
     }
-    Ok(granted)
+    Ok(requested.clone())
 }
 
-/// Splits and checks a requested `scope` against the organization's scopes (and, when the client
-/// registered a `scope`, against that too). OIDC scopes have no meaning without a user.
+/// Checks a requested `scope` against the organization's scopes (and, when the client registered a
+/// `scope`, against that too). OIDC scopes have no meaning without a user.
 pub fn check_client_credentials_scope(
-    requested: &str,
+    requested: &ScopeSet,
     settings: &OrgSettings,
     client_scope: Option<&str>,
-) -> Result<Vec<String>, OAuthError> {
-    let mut granted: Vec<String> = Vec::new();
-    for token in requested.split(' ').filter(|t| !t.is_empty()) {
+) -> Result<ScopeSet, OAuthError> {
+    for token in requested.iter() {
         if !valid_scope_token(token) {
             return Err(syntax_error());
         }
@@ -90,30 +142,25 @@ pub fn check_client_credentials_scope(
         if !client_registered(client_scope, token) {
             return Err(not_registered(token));
         }
-        push_once(&mut granted, token);
     }
-    Ok(granted)
+    Ok(requested.clone())
 }
 
 /// RFC 6749 §6: a refresh request may narrow the granted scope, never widen it. Without `scope`, the
 /// whole grant.
 pub fn narrow_refresh_scope(
-    requested: Option<&str>,
-    granted: &[String],
-) -> Result<Vec<String>, OAuthError> {
+    requested: Option<&ScopeSet>,
+    granted: &ScopeSet,
+) -> Result<ScopeSet, OAuthError> {
     let Some(requested) = requested else {
-        return Ok(granted.to_vec());
+        return Ok(granted.clone());
     };
-    let mut narrowed = Vec::new();
-    for s in requested.split(' ').filter(|s| !s.is_empty()) {
-        if !granted.iter().any(|g| g == s) {
-            return Err(OAuthError::invalid_scope(format!(
-                "scope {s} was not granted"
-            )));
-        }
-        push_once(&mut narrowed, s);
+    if let Some(s) = requested.iter().find(|s| !granted.contains(s)) {
+        return Err(OAuthError::invalid_scope(format!(
+            "scope {s} was not granted"
+        )));
     }
-    Ok(narrowed)
+    Ok(requested.clone())
 }
 
 /// An API scope an administrator lists in the organization's settings: a valid token, and not an
@@ -137,6 +184,33 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn scope(text: &str) -> ScopeSet {
+        ScopeSet::parse(text)
+    }
+
+    fn tokens(set: &ScopeSet) -> Vec<&str> {
+        set.iter().collect()
+    }
+
+    #[test]
+    fn parsing_splits_once_keeps_order_drops_repeats() {
+        let set = scope("openid  accounts openid offline_access ");
+        assert_eq!(tokens(&set), ["openid", "accounts", "offline_access"]);
+        assert_eq!(set.to_string(), "openid accounts offline_access");
+        assert_eq!(
+            set.to_param().as_deref(),
+            Some("openid accounts offline_access")
+        );
+        assert!(scope("").is_empty());
+        assert_eq!(scope(" ").to_param(), None);
+        assert!(set.covers(&scope("accounts openid")));
+        assert!(!set.covers(&scope("payments")));
+        // Stored payloads keep their JSON array of strings.
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(json, r#"["openid","accounts","offline_access"]"#);
+        assert_eq!(serde_json::from_str::<ScopeSet>(&json).unwrap(), set);
+    }
+
     fn settings() -> OrgSettings {
         OrgSettings {
             scopes: vec!["accounts".into(), "payments".into()],
@@ -148,64 +222,75 @@ mod tests {
     fn client_credentials_scope_rules() {
         let s = settings();
         assert_eq!(
-            check_client_credentials_scope("accounts payments accounts", &s, None).unwrap(),
-            vec!["accounts", "payments"]
+            tokens(
+                &check_client_credentials_scope(&scope("accounts payments accounts"), &s, None)
+                    .unwrap()
+            ),
+            ["accounts", "payments"]
         );
         assert_eq!(
-            check_client_credentials_scope("openid", &s, None)
+            check_client_credentials_scope(&scope("openid"), &s, None)
                 .unwrap_err()
                 .code
                 .as_str(),
             "invalid_scope"
         );
         assert_eq!(
-            check_client_credentials_scope("admin", &s, None)
+            check_client_credentials_scope(&scope("admin"), &s, None)
                 .unwrap_err()
                 .code
                 .as_str(),
             "invalid_scope"
         );
-        assert!(check_client_credentials_scope("payments", &s, Some("accounts")).is_err());
-        assert!(check_client_credentials_scope("acc\"ounts", &s, None).is_err());
+        assert!(check_client_credentials_scope(&scope("payments"), &s, Some("accounts")).is_err());
+        assert!(check_client_credentials_scope(&scope("acc\"ounts"), &s, None).is_err());
     }
 
     #[test]
     fn authorization_scope_accepts_oidc_and_offered() {
         let s = settings();
         assert_eq!(
-            check_authorization_scope(
-                "openid accounts openid offline_access",
-                &s,
-                Some("accounts offline_access")
-            )
-            .unwrap(),
-            vec!["openid", "accounts", "offline_access"]
+            tokens(
+                &check_authorization_scope(
+                    &scope("openid accounts openid offline_access"),
+                    &s,
+                    Some("accounts offline_access")
+                )
+                .unwrap()
+            ),
+            ["openid", "accounts", "offline_access"]
         );
-        assert_eq!(
-            check_authorization_scope("", &s, None).unwrap(),
-            Vec::<String>::new()
+        assert!(
+            check_authorization_scope(&scope(""), &s, None)
+                .unwrap()
+                .is_empty()
         );
     }
 
     #[test]
     fn authorization_scope_refusals() {
         let s = settings();
-        assert!(check_authorization_scope("admin", &s, None).is_err());
-        assert!(check_authorization_scope("payments", &s, Some("accounts")).is_err());
-        assert!(check_authorization_scope("acc\\ounts", &s, None).is_err());
+        assert!(check_authorization_scope(&scope("admin"), &s, None).is_err());
+        assert!(check_authorization_scope(&scope("payments"), &s, Some("accounts")).is_err());
+        assert!(check_authorization_scope(&scope("acc\\ounts"), &s, None).is_err());
         // A client that registered a scope cannot ask for offline_access unless it registered it.
-        assert!(check_authorization_scope("offline_access", &s, Some("accounts")).is_err());
+        assert!(check_authorization_scope(&scope("offline_access"), &s, Some("accounts")).is_err());
     }
 
     #[test]
     fn refresh_may_only_narrow() {
-        let granted = vec!["openid".to_owned(), "accounts".to_owned()];
+        let granted = scope("openid accounts");
         assert_eq!(narrow_refresh_scope(None, &granted).unwrap(), granted);
         assert_eq!(
-            narrow_refresh_scope(Some("accounts accounts"), &granted).unwrap(),
-            vec!["accounts"]
+            tokens(&narrow_refresh_scope(Some(&scope("accounts accounts")), &granted).unwrap()),
+            ["accounts"]
         );
-        assert!(narrow_refresh_scope(Some("payments"), &granted).is_err());
+        assert!(
+            narrow_refresh_scope(Some(&scope("")), &granted)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(narrow_refresh_scope(Some(&scope("payments")), &granted).is_err());
     }
 
     #[test]

@@ -52,7 +52,7 @@ async fn login_consent_and_the_authorization_response() {
     let Interaction::Login(view) = &step else {
         panic!("expected the login page, got {step:?}");
     };
-    assert_eq!(view.client_id, client.client_id);
+    assert_eq!(view.client_id.as_str(), client.client_id);
     let scopes: Vec<&str> = view.scopes.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(scopes, ["openid", "accounts"]);
     let step = h.sign_in(&client.client_id, &request_uri, &view.csrf).await;

@@ -5,6 +5,8 @@
 //! (client_credentials) and at PAR.
 
 use clavex_core::Error;
+use clavex_core::admin::AdminActor;
+use clavex_core::ids::ClientId;
 use clavex_core::policy::MAX_ASSERTION_LIFETIME_SECS;
 use clavex_jose::Algorithm;
 use serde_json::{Value, json};
@@ -398,7 +400,12 @@ async fn unknown_client_is_refused() {
     );
     // A deleted client is unknown from then on.
     h.engine
-        .delete_client(ORG, &client.client_id)
+        .delete_client(
+            &h.org,
+            &ClientId::parse(&client.client_id).unwrap(),
+            &AdminActor::Cli,
+            &h.connection,
+        )
         .await
         .expect("delete client");
     let assertion = client.key.assertion(&client.client_id, ISSUER, h.now());

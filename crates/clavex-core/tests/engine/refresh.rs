@@ -4,6 +4,8 @@
 //! now), the scope may narrow but never widen, and it lives as long as its grant
 //! (`GRANT_LIFETIME_SECS`).
 
+use clavex_core::admin::{AdminActor, AdminRequest, UpdateClient};
+use clavex_core::ids::ClientId;
 use clavex_core::policy::lifetimes::GRANT_LIFETIME_SECS;
 use serde_json::json;
 
@@ -157,7 +159,7 @@ async fn unknown_or_missing_refresh_token() {
 async fn refresh_token_dies_with_its_user() {
     let (h, client, dpop, refresh_token) = setup().await;
     h.engine
-        .delete_user(ORG, &h.user_id)
+        .delete_user(&h.org, &h.user_id, &AdminActor::Cli, &h.connection)
         .await
         .expect("delete user");
     // Deleting the user revoked the grant and deleted its refresh token.
@@ -174,10 +176,12 @@ async fn client_without_the_refresh_grant_cannot_refresh() {
     let (h, client, dpop, refresh_token) = setup().await;
     h.engine
         .update_client(
-            ORG,
-            &client.client_id,
-            &json!({"grant_types": ["authorization_code"]}),
+            &h.org,
+            &ClientId::parse(&client.client_id).unwrap(),
+            UpdateClient::from_json(&json!({"grant_types": ["authorization_code"]})).unwrap(),
             true,
+            &AdminActor::Cli,
+            &h.connection,
         )
         .await
         .expect("client update");

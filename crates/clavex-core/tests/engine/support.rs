@@ -9,6 +9,9 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clavex_core::admin::{
+    AdminActor, AdminRequest, CreateClient, CreateOrganization, CreateUser, UpdateOrganization,
+};
 use clavex_core::clock::ManualClock;
 use clavex_core::flows::interaction::{
     BrowserContext, ConsentForm, Interaction, LoginForm, LoginOutcome,
@@ -16,6 +19,7 @@ use clavex_core::flows::interaction::{
 use clavex_core::flows::par::{ParRequest, ParResponse};
 use clavex_core::flows::token::{TokenRequest, TokenResponse};
 use clavex_core::form::Params;
+use clavex_core::ids::OrgId;
 use clavex_core::master_key::MasterKey;
 use clavex_core::{ConnectionFacts, Engine, EngineConfig, Error};
 use clavex_jose::{Algorithm, SigningKey};
@@ -301,6 +305,8 @@ pub struct Authorized {
 /// alice.
 pub struct Harness {
     pub engine: Engine,
+    /// Organization [`ORG`], as the engine takes it.
+    pub org: OrgId,
     pub clock: ManualClock,
     pub connection: ConnectionFacts,
     /// alice's user id.
@@ -330,16 +336,23 @@ impl Harness {
             },
         )
         .expect("engine");
+        let mut request = CreateOrganization::new(ORG, Some("ACME Bank")).expect("organization id");
+        request.settings = settings.and_then(|s| s.as_object().cloned());
+        let connection = ConnectionFacts::loopback();
         engine
-            .create_organization(ORG, Some("ACME Bank"), settings.as_ref())
+            .create_organization(request, &AdminActor::Cli, &connection)
             .await
             .expect("organization");
+        let org = OrgId::parse(ORG).expect("organization id");
+        let user = CreateUser::from_json(&json!({"username": USERNAME, "password": PASSWORD}))
+            .expect("user body");
         let user = engine
-            .create_user(ORG, &json!({"username": USERNAME, "password": PASSWORD}))
+            .create_user(&org, user, &AdminActor::Cli, &connection)
             .await
             .expect("user");
         Harness {
             engine,
+            org,
             clock,
             connection: ConnectionFacts::loopback(),
             user_id: user.user_id,
@@ -376,11 +389,16 @@ impl Harness {
         }
         let metadata = self
             .engine
-            .register_client(ORG, &body)
+            .register_client(
+                &self.org,
+                CreateClient::from_json(&body).expect("client body"),
+                &AdminActor::Cli,
+                &self.connection,
+            )
             .await
             .expect("client registration");
         TestClient {
-            client_id: metadata.client_id,
+            client_id: metadata.client_id.to_string(),
             key,
         }
     }
@@ -388,7 +406,12 @@ impl Harness {
     /// Changes organization settings through the admin operation.
     pub async fn patch_settings(&self, patch: Value) {
         self.engine
-            .patch_organization(ORG, &patch)
+            .patch_organization(
+                &self.org,
+                UpdateOrganization::from_json(&patch).expect("settings patch body"),
+                &AdminActor::Cli,
+                &self.connection,
+            )
             .await
             .expect("settings patch");
     }
@@ -437,7 +460,7 @@ impl Harness {
     pub async fn push(&self, form: &Form, dpop: &[&str]) -> Result<ParResponse, Error> {
         self.engine
             .push_authorization_request(
-                ORG,
+                &self.org,
                 ParRequest {
                     params: form.params(),
                     dpop: dpop.to_vec(),
@@ -460,7 +483,7 @@ impl Harness {
     ) -> Result<TokenResponse, Error> {
         self.engine
             .token(
-                ORG,
+                &self.org,
                 TokenRequest {
                     params: form.params(),
                     dpop: dpop.to_vec(),
@@ -555,7 +578,11 @@ impl Harness {
     pub async fn authorize_query(&self, query: &Form) -> Interaction {
         let session = self.current_session();
         self.engine
-            .authorize(ORG, &query.params(), &self.browser(session.as_deref()))
+            .authorize(
+                &self.org,
+                &query.params(),
+                &self.browser(session.as_deref()),
+            )
             .await
             .expect("authorize")
     }
@@ -566,7 +593,7 @@ impl Harness {
         let outcome = self
             .engine
             .login(
-                ORG,
+                &self.org,
                 &LoginForm {
                     client_id,
                     request_uri,
@@ -599,7 +626,7 @@ impl Harness {
         let session = self.current_session();
         self.engine
             .consent(
-                ORG,
+                &self.org,
                 &ConsentForm {
                     client_id,
                     request_uri,

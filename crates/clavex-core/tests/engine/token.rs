@@ -43,7 +43,7 @@ async fn code_is_single_use_and_a_replay_revokes_the_grant() {
         .as_str()
         .expect("grant_id claim")
         .to_owned();
-    let org = h.engine.org(ORG).await.unwrap();
+    let org = h.engine.org(&h.org).await.unwrap();
     let live = h.engine.live_grant(&org, &grant_id).await.unwrap();
     assert!(
         live.is_some(),

@@ -1,13 +1,14 @@
 //! Discovery (RFC 8414, OIDC Discovery), the organization's JWKS, and the node's health probes.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
 use crate::error::ApiResult;
+use crate::extract::OrgPath;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -43,13 +44,14 @@ fn public_json(value: serde_json::Value, max_age: u32) -> Response {
     response
 }
 
-async fn discovery(State(state): State<AppState>, Path(org): Path<String>) -> ApiResult<Response> {
-    Ok(public_json(state.engine.discovery(&org).await?, 300))
+async fn discovery(State(state): State<AppState>, org: OrgPath) -> ApiResult<Response> {
+    Ok(public_json(state.engine.discovery(org.id()?).await?, 300))
 }
 
-async fn jwks(State(state): State<AppState>, Path(org): Path<String>) -> ApiResult<Response> {
-    state.engine.org(&org).await?;
-    let keys = state.engine.org_keys(&org).await?;
+async fn jwks(State(state): State<AppState>, org: OrgPath) -> ApiResult<Response> {
+    let org = org.id()?;
+    state.engine.org(org).await?;
+    let keys = state.engine.org_keys(org).await?;
     let mut response = public_json(keys.jwks.clone(), 60);
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -2,7 +2,7 @@
 //! forms, and the static assets of their pages.
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use super::pages::{
 };
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Connection, Form};
+use crate::extract::{Connection, Form, OrgPath};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn authorize(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    org: OrgPath,
     Connection(connection): Connection,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -44,7 +44,7 @@ async fn authorize(
         session: session.as_deref(),
         connection: &connection,
     };
-    let interaction = state.engine.authorize(&org, &query, &context).await?;
+    let interaction = state.engine.authorize(org.id()?, &query, &context).await?;
     let mut response = respond(&state, &org, interaction).await?;
     if new_browser {
         set_cookie(&mut response, &names, &names.browser, &browser, None);
@@ -53,7 +53,7 @@ async fn authorize(
 }
 
 /// A form posted without the browser cookie cannot be tied to a browser (CSRF): start again.
-async fn cookies_required(state: &AppState, org: &str) -> ApiResult<Response> {
+async fn cookies_required(state: &AppState, org: &OrgPath) -> ApiResult<Response> {
     respond(
         state,
         org,
@@ -64,7 +64,7 @@ async fn cookies_required(state: &AppState, org: &str) -> ApiResult<Response> {
 
 async fn login(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    org: OrgPath,
     Connection(connection): Connection,
     headers: HeaderMap,
     Form(params, ..): Form,
@@ -87,7 +87,7 @@ async fn login(
         password: params.single("password")?.unwrap_or(""),
         cancel: params.single("action")? == Some("cancel"),
     };
-    match state.engine.login(&org, &form, &context).await? {
+    match state.engine.login(org.id()?, &form, &context).await? {
         LoginOutcome::SignedIn { session, next } => {
             let mut response = respond(&state, &org, next).await?;
             set_cookie(
@@ -105,7 +105,7 @@ async fn login(
 
 async fn consent(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    org: OrgPath,
     Connection(connection): Connection,
     headers: HeaderMap,
     Form(params, ..): Form,
@@ -126,6 +126,6 @@ async fn consent(
         csrf: params.single("csrf")?.unwrap_or(""),
         approve: params.single("action")? == Some("approve"),
     };
-    let interaction = state.engine.consent(&org, &form, &context).await?;
+    let interaction = state.engine.consent(org.id()?, &form, &context).await?;
     respond(&state, &org, interaction).await
 }

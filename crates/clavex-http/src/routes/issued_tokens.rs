@@ -2,7 +2,7 @@
 //! RFC 9701 on request).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -11,7 +11,9 @@ use clavex_core::flows::issued_tokens::TokenQuery;
 use super::no_store;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{ClientAuthentication, Connection, Form, IntrospectionForm, RevocationForm};
+use crate::extract::{
+    ClientAuthentication, Connection, Form, IntrospectionForm, OrgPath, RevocationForm,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -22,7 +24,7 @@ pub fn routes() -> Router<AppState> {
 /// RFC 7009: an empty 200 whether or not the token was known.
 async fn revoke(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    org: OrgPath,
     Connection(connection): Connection,
     client: ClientAuthentication,
     Form(params, ..): Form<RevocationForm>,
@@ -32,7 +34,7 @@ async fn revoke(
         authorization_header: client.authorization(),
         connection: &connection,
     };
-    state.engine.revoke(&org, query).await?;
+    state.engine.revoke(org.id()?, query).await?;
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
@@ -57,7 +59,7 @@ fn wants_signed_answer(headers: &HeaderMap) -> bool {
 /// the caller accepts `application/token-introspection+jwt`.
 async fn introspect(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    org: OrgPath,
     Connection(connection): Connection,
     client: ClientAuthentication,
     headers: HeaderMap,
@@ -68,8 +70,9 @@ async fn introspect(
         authorization_header: client.authorization(),
         connection: &connection,
     };
+    let org = org.id()?;
     if wants_signed_answer(&headers) {
-        let jwt = state.engine.introspect_signed(&org, query).await?;
+        let jwt = state.engine.introspect_signed(org, query).await?;
         let mut response = jwt.into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -77,6 +80,6 @@ async fn introspect(
         );
         return Ok(no_store(response));
     }
-    let answer = state.engine.introspect(&org, query).await?;
+    let answer = state.engine.introspect(org, query).await?;
     Ok(no_store(axum::Json(answer).into_response()))
 }

@@ -43,7 +43,7 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
 /// `DPoP-Nonce`, so clients need not fail once to learn it.
 pub(crate) async fn add_dpop_nonce(
     state: &AppState,
-    org: &str,
+    org: &clavex_core::ids::OrgId,
     response: &mut axum::response::Response,
 ) {
     if let Ok(ctx) = state.engine.org(org).await

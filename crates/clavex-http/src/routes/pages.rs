@@ -11,6 +11,7 @@ use cookie::{Cookie, SameSite};
 
 use crate::AppState;
 use crate::error::ApiResult;
+use crate::extract::OrgPath;
 
 /// Every error page is a refused request: the user can only start again from the application.
 fn error_page_status(reason: ErrorPage) -> StatusCode {
@@ -113,9 +114,9 @@ fn render(template: &impl Template) -> ApiResult<String> {
 
 fn login_page(view: &InteractionView) -> ApiResult<Response> {
     let html = render(&LoginPage {
-        org_id: &view.org_id,
+        org_id: view.org_id.as_str(),
         org_name: &view.org_name,
-        client_id: &view.client_id,
+        client_id: view.client_id.as_str(),
         client_name: &view.client_name,
         request_uri: &view.request_uri,
         csrf: &view.csrf,
@@ -136,16 +137,16 @@ fn login_page(view: &InteractionView) -> ApiResult<Response> {
 
 pub(super) async fn respond(
     state: &AppState,
-    org: &str,
+    org: &OrgPath,
     interaction: Interaction,
 ) -> ApiResult<Response> {
     match interaction {
         Interaction::Login(view) => login_page(&view),
         Interaction::Consent(view) => {
             let html = render(&ConsentPage {
-                org_id: &view.org_id,
+                org_id: view.org_id.as_str(),
                 org_name: &view.org_name,
-                client_id: &view.client_id,
+                client_id: view.client_id.as_str(),
                 client_name: &view.client_name,
                 request_uri: &view.request_uri,
                 csrf: &view.csrf,
@@ -167,9 +168,13 @@ pub(super) async fn respond(
             Ok(response)
         }
         Interaction::ErrorPage(reason) => {
-            let org_name = match state.engine.org(org).await {
-                Ok(ctx) => ctx.record.display_name.clone(),
-                Err(_) => "Clavex".to_owned(),
+            let known = match org.parsed() {
+                Some(id) => state.engine.org(id).await.ok(),
+                None => None,
+            };
+            let org_name = match known {
+                Some(ctx) => ctx.record.display_name.clone(),
+                None => "Clavex".to_owned(),
             };
             let html = render(&ErrorPageTemplate {
                 org_name: &org_name,
@@ -188,13 +193,14 @@ pub(super) struct CookieNames {
     pub session: String,
 }
 
-pub(super) fn cookie_names(state: &AppState, org: &str) -> CookieNames {
+/// Named after the `{org}` segment as sent: they are read before the organization is looked up.
+pub(super) fn cookie_names(state: &AppState, org: &OrgPath) -> CookieNames {
     let secure = state.engine.public_url().starts_with("https://");
     let prefix = if secure { "__Host-" } else { "" };
     CookieNames {
         secure,
         browser: format!("{prefix}clavex_browser"),
-        session: format!("{prefix}clavex_session_{org}"),
+        session: format!("{prefix}clavex_session_{}", org.segment()),
     }
 }
 

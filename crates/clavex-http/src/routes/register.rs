@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::read_body;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Connection, bearer};
+use crate::extract::{Connection, OrgPath, bearer};
 
 /// A registration body: metadata with an inline JWKS of a few keys fits easily.
 const MAX_REGISTRATION_BODY: usize = 64 * 1024;
@@ -55,7 +55,7 @@ fn client_information(status: StatusCode, value: &Value) -> Response {
 
 async fn register(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    org: OrgPath,
     Connection(connection): Connection,
     headers: HeaderMap,
     body: Body,
@@ -64,7 +64,7 @@ async fn register(
     // Who may register is checked before the body is looked at.
     let permit = state
         .engine
-        .dcr_permit(&org, bearer(&headers), &connection)
+        .dcr_permit(org.id()?, bearer(&headers), &connection)
         .await?;
     let request = metadata(&headers, &bytes)?;
     let info = state.engine.dcr_register(permit, request).await?;
@@ -80,13 +80,14 @@ async fn register(
 
 async fn read(
     State(state): State<AppState>,
-    Path((org, client_id)): Path<(String, String)>,
+    org: OrgPath,
+    Path((_, client_id)): Path<(String, String)>,
     Connection(connection): Connection,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let auth = state
         .engine
-        .dcr_authenticate(&org, &client_id, bearer(&headers), &connection)
+        .dcr_authenticate(org.id()?, &client_id, bearer(&headers), &connection)
         .await?;
     Ok(client_information(
         StatusCode::OK,
@@ -96,7 +97,8 @@ async fn read(
 
 async fn update(
     State(state): State<AppState>,
-    Path((org, client_id)): Path<(String, String)>,
+    org: OrgPath,
+    Path((_, client_id)): Path<(String, String)>,
     Connection(connection): Connection,
     headers: HeaderMap,
     body: Body,
@@ -104,7 +106,7 @@ async fn update(
     let bytes = read_body(body, MAX_REGISTRATION_BODY).await?;
     let auth = state
         .engine
-        .dcr_authenticate(&org, &client_id, bearer(&headers), &connection)
+        .dcr_authenticate(org.id()?, &client_id, bearer(&headers), &connection)
         .await?;
     let request = metadata(&headers, &bytes)?;
     Ok(client_information(
@@ -115,13 +117,14 @@ async fn update(
 
 async fn delete(
     State(state): State<AppState>,
-    Path((org, client_id)): Path<(String, String)>,
+    org: OrgPath,
+    Path((_, client_id)): Path<(String, String)>,
     Connection(connection): Connection,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let auth = state
         .engine
-        .dcr_authenticate(&org, &client_id, bearer(&headers), &connection)
+        .dcr_authenticate(org.id()?, &client_id, bearer(&headers), &connection)
         .await?;
     state.engine.dcr_delete(auth).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

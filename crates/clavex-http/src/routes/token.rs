@@ -1,14 +1,16 @@
 //! `POST /{org}/token` (RFC 6749 §3.2, RFC 9449 §5).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use clavex_core::flows::token::TokenRequest;
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{ClientAuthentication, Connection, DpopProofs, Form, TokenRequestForm};
+use crate::extract::{
+    ClientAuthentication, Connection, DpopProofs, Form, OrgPath, TokenRequestForm,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/{org}/token", post(token))
@@ -16,16 +18,17 @@ pub fn routes() -> Router<AppState> {
 
 async fn token(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    org: OrgPath,
     Connection(connection): Connection,
     dpop: DpopProofs,
     client: ClientAuthentication,
     Form(params, ..): Form<TokenRequestForm>,
 ) -> ApiResult<Response> {
+    let org = org.id()?;
     let response = state
         .engine
         .token(
-            &org,
+            org,
             TokenRequest {
                 params,
                 dpop: dpop.as_strs(),
@@ -35,6 +38,6 @@ async fn token(
         )
         .await?;
     let mut http = super::no_store(axum::Json(response).into_response());
-    super::add_dpop_nonce(&state, &org, &mut http).await;
+    super::add_dpop_nonce(&state, org, &mut http).await;
     Ok(http)
 }

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,7 +12,7 @@ use clavex_core::form::{MAX_FORM_BYTES, Params};
 use super::{is_form, read_body};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::Connection;
+use crate::extract::{Connection, OrgPath};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/{org}/userinfo", get(userinfo).post(userinfo))
@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn userinfo(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    org: OrgPath,
     Connection(connection): Connection,
     method: Method,
     headers: HeaderMap,
@@ -59,6 +59,6 @@ async fn userinfo(
         token_in_body,
         connection: &connection,
     };
-    let claims = state.engine.userinfo(&org, &request).await?;
+    let claims = state.engine.userinfo(org.id()?, &request).await?;
     Ok(super::no_store(axum::Json(claims).into_response()))
 }

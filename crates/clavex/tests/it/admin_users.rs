@@ -1,5 +1,6 @@
 //! Admin API: users, their argon2id password hashes and password verification.
 
+use crate::org;
 use clavex_testkit::*;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -102,7 +103,7 @@ async fn create_get_list_patch_delete() {
     assert!(
         server
             .engine
-            .verify_user_password("acme", "alice", "correct horse battery")
+            .verify_user_password(&org("acme"), "alice", "correct horse battery")
             .await
             .unwrap()
             .is_none()
@@ -110,7 +111,7 @@ async fn create_get_list_patch_delete() {
     assert!(
         server
             .engine
-            .verify_user_password("acme", "alice", "a brand new secret")
+            .verify_user_password(&org("acme"), "alice", "a brand new secret")
             .await
             .unwrap()
             .is_some()
@@ -155,7 +156,7 @@ async fn create_get_list_patch_delete() {
     assert!(
         server
             .engine
-            .verify_user_password("acme", "alice", "a brand new secret")
+            .verify_user_password(&org("acme"), "alice", "a brand new secret")
             .await
             .unwrap()
             .is_none()
@@ -300,7 +301,7 @@ async fn passwords_are_stored_as_argon2id_and_verified_by_username_or_email() {
     for login in ["alice", "alice@acme.example"] {
         let verified = server
             .engine
-            .verify_user_password("acme", login, "correct horse battery")
+            .verify_user_password(&org("acme"), login, "correct horse battery")
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{login} should verify"));
@@ -317,7 +318,7 @@ async fn passwords_are_stored_as_argon2id_and_verified_by_username_or_email() {
         assert!(
             server
                 .engine
-                .verify_user_password("acme", login, password)
+                .verify_user_password(&org("acme"), login, password)
                 .await
                 .unwrap()
                 .is_none(),
@@ -337,7 +338,7 @@ async fn passwords_are_stored_as_argon2id_and_verified_by_username_or_email() {
     assert!(
         server
             .engine
-            .verify_user_password("beta", "alice", "correct horse battery")
+            .verify_user_password(&org("beta"), "alice", "correct horse battery")
             .await
             .unwrap()
             .is_none()

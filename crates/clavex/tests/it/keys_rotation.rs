@@ -1,6 +1,7 @@
 //! Signing-key rotation: new keys sign at once, retired keys stay published until the tokens they
 //! signed have expired (plus a grace period), then disappear.
 
+use crate::org;
 use clavex_testkit::*;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -321,6 +322,6 @@ async fn key_listing_shows_public_parts_only() {
         assert!(!answer.text.contains(&sealed[..40]));
     }
     // The CLI's view (engine) is the same.
-    let engine_view = server.engine.list_keys("acme").await.unwrap();
+    let engine_view = server.engine.list_keys(&org("acme")).await.unwrap();
     assert_eq!(serde_json::to_value(&engine_view).unwrap(), answer.body);
 }

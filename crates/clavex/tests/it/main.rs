@@ -35,3 +35,8 @@ mod persistence;
 
 // Resource servers: clavex-resource and the demo bank against a real node.
 mod resource;
+
+/// An organization id for direct engine calls.
+pub fn org(id: &str) -> clavex_core::ids::OrgId {
+    clavex_core::ids::OrgId::parse(id).unwrap()
+}

@@ -1,6 +1,7 @@
 //! Persistence: a node stopped and started again on the same store finds its organizations, clients,
 //! users, keys and admin tokens; signing keys are sealed at rest under the master key.
 
+use crate::org;
 use clavex_testkit::*;
 use reqwest::Method;
 use serde_json::json;
@@ -133,7 +134,7 @@ async fn a_restarted_node_keeps_clients_users_keys_and_tokens() {
     assert!(
         server
             .engine
-            .verify_user_password("acme", "alice@acme.example", "correct horse battery")
+            .verify_user_password(&org("acme"), "alice@acme.example", "correct horse battery")
             .await
             .unwrap()
             .is_some()
@@ -313,7 +314,7 @@ async fn signing_keys_are_sealed_under_the_master_key() {
     )
     .unwrap();
     let err = engine
-        .org_keys("acme")
+        .org_keys(&org("acme"))
         .await
         .err()
         .expect("wrong master key");

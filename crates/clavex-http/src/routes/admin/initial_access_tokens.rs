@@ -30,7 +30,7 @@ async fn create_initial_access_token(
         StatusCode::CREATED,
         &state
             .engine
-            .create_initial_access_token(&admin.org, request, &admin.actor, &connection)
+            .create_initial_access_token(admin.org.id()?, request, &admin.actor, &connection)
             .await?,
     ))
 }

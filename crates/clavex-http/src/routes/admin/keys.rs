@@ -21,7 +21,7 @@ pub fn routes() -> Router<AppState> {
 async fn list_keys(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.list_keys(&admin.org).await?,
+        &state.engine.list_keys(admin.org.id()?).await?,
     ))
 }
 
@@ -35,7 +35,7 @@ async fn rotate_keys(
         StatusCode::OK,
         &state
             .engine
-            .rotate_keys(&admin.org, request, &admin.actor, &connection)
+            .rotate_keys(admin.org.id()?, request, &admin.actor, &connection)
             .await?,
     ))
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/organizations[/{org}]`.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{AdminBody, no_content, respond};
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{Admin, Connection, OrgAdmin, ServerAdmin};
+use crate::extract::{Admin, Connection, OrgAdmin, OrgPath, ServerAdmin};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -49,7 +49,7 @@ async fn create_org(
 async fn get_org(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.get_organization(&admin.org).await?,
+        &state.engine.get_organization(admin.org.id()?).await?,
     ))
 }
 
@@ -63,7 +63,7 @@ async fn patch_org(
         StatusCode::OK,
         &state
             .engine
-            .patch_organization(&admin.org, request, &admin.actor, &connection)
+            .patch_organization(admin.org.id()?, request, &admin.actor, &connection)
             .await?,
     ))
 }
@@ -72,11 +72,11 @@ async fn delete_org(
     State(state): State<AppState>,
     admin: ServerAdmin,
     Connection(connection): Connection,
-    Path(org): Path<String>,
+    org: OrgPath,
 ) -> ApiResult<Response> {
     state
         .engine
-        .delete_organization(&org, &admin.actor, &connection)
+        .delete_organization(org.id()?, &admin.actor, &connection)
         .await?;
     Ok(no_content())
 }

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use clavex_core::admin::users::unknown_user;
 
 use clavex_core::admin::{CreateUser, UpdateUser};
 
@@ -28,7 +29,7 @@ pub fn routes() -> Router<AppState> {
 async fn list_users(State(state): State<AppState>, admin: OrgAdmin) -> ApiResult<Response> {
     Ok(respond(
         StatusCode::OK,
-        &state.engine.list_users(&admin.org).await?,
+        &state.engine.list_users(admin.org.id()?).await?,
     ))
 }
 
@@ -42,19 +43,23 @@ async fn create_user(
         StatusCode::CREATED,
         &state
             .engine
-            .create_user(&admin.org, request, &admin.actor, &connection)
+            .create_user(admin.org.id()?, request, &admin.actor, &connection)
             .await?,
     ))
 }
 
+// An organization that could not exist holds no users: asked about one of them, the answer is the
+// one for an unknown user, as the store's answer always was.
+
 async fn get_user(
     State(state): State<AppState>,
-    _: OrgAdmin,
-    Path((org, user_id)): Path<(String, String)>,
+    admin: OrgAdmin,
+    Path((_, user_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    let org = admin.org.id_or_else(|| unknown_user(&user_id))?;
     Ok(respond(
         StatusCode::OK,
-        &state.engine.get_user(&org, &user_id).await?,
+        &state.engine.get_user(org, &user_id).await?,
     ))
 }
 
@@ -62,14 +67,15 @@ async fn patch_user(
     State(state): State<AppState>,
     admin: OrgAdmin,
     Connection(connection): Connection,
-    Path((org, user_id)): Path<(String, String)>,
+    Path((_, user_id)): Path<(String, String)>,
     AdminBody(request): AdminBody<UpdateUser>,
 ) -> ApiResult<Response> {
+    let org = admin.org.id_or_else(|| unknown_user(&user_id))?;
     Ok(respond(
         StatusCode::OK,
         &state
             .engine
-            .patch_user(&org, &user_id, request, &admin.actor, &connection)
+            .patch_user(org, &user_id, request, &admin.actor, &connection)
             .await?,
     ))
 }
@@ -78,11 +84,12 @@ async fn delete_user(
     State(state): State<AppState>,
     admin: OrgAdmin,
     Connection(connection): Connection,
-    Path((org, user_id)): Path<(String, String)>,
+    Path((_, user_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
+    let org = admin.org.id_or_else(|| unknown_user(&user_id))?;
     state
         .engine
-        .delete_user(&org, &user_id, &admin.actor, &connection)
+        .delete_user(org, &user_id, &admin.actor, &connection)
         .await?;
     Ok(no_content())
 }
