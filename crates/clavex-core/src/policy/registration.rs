@@ -274,22 +274,6 @@ pub fn validate_registration(
     })
 }
 
-/// Client identifiers chosen by an administrator: short, URL-safe, unambiguous.
-pub fn check_client_id(id: &str) -> Result<(), OAuthError> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
-    if ok {
-        Ok(())
-    } else {
-        Err(bad(
-            "client_id must be 1-128 characters of A-Z a-z 0-9 - _ . ~",
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
